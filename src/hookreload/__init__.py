@@ -1,0 +1,139 @@
+"""Hot code reloading through an import hook.
+
+``hookreload.install()`` makes every module imported afterwards a proxy: a
+module object whose namespace is its live *version*. ``hookreload.reload()``
+executes the module's current source into a fresh version and switches the
+proxy to it only when that succeeded, so ``module.attr`` always reaches the
+newest working code and the previous version stays ready for ``rollback()``.
+
+Example:
+    >>> import hookreload
+    >>> hook = hookreload.install(include=["myapp"])  # doctest: +SKIP
+    >>> import myapp.handlers                          # doctest: +SKIP
+    >>> hookreload.reload(myapp.handlers)              # doctest: +SKIP
+    <Version 2 of 'myapp.handlers' ...>
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import Any
+
+from ._errors import HookreloadError, NotProxiedError, ReloadError
+from ._events import ReloadEvent, subscribe
+from ._hook import Hook, install, uninstall
+from ._live import live as _live
+from ._reload import reload_record, rollback_record
+from ._versions import Version, record_of, resolve
+
+__all__ = [
+    "Hook",
+    "HookreloadError",
+    "NotProxiedError",
+    "ReloadError",
+    "ReloadEvent",
+    "Version",
+    "current",
+    "install",
+    "is_proxy",
+    "live",
+    "on_reload",
+    "reload",
+    "rollback",
+    "uninstall",
+    "versions",
+]
+
+__version__ = "0.1.0"
+
+
+def reload(target: types.ModuleType | str) -> Version:
+    """Build a new version of a proxied module from its source file and switch to it.
+
+    Args:
+        target: the module (a proxy) or its dotted name.
+
+    Returns:
+        The new live version.
+
+    Raises:
+        ReloadError: the source is missing or does not compile, executing it
+            raised, or its ``__reload__(old)`` raised. Nothing changed.
+        NotProxiedError: ``target`` is not a module hookreload manages (a
+            ``TypeError``); the message says why.
+
+    Example:
+        >>> v = hookreload.reload("myapp.handlers")  # doctest: +SKIP
+        >>> v.number                                   # doctest: +SKIP
+        2
+    """
+    return reload_record(resolve(target, "reload"))
+
+
+def rollback(target: types.ModuleType | str) -> Version:
+    """Make the previous version live again, as it was, and drop the live one.
+
+    Raises:
+        ReloadError: no previous version is kept.
+        NotProxiedError: ``target`` is not a module hookreload manages.
+    """
+    return rollback_record(resolve(target, "roll back"))
+
+
+def current(target: types.ModuleType | str) -> types.ModuleType:
+    """The live version's own module object (not the proxy).
+
+    Example:
+        >>> hookreload.current(myapp.handlers) is myapp.handlers  # doctest: +SKIP
+        False
+    """
+    record = resolve(target, "inspect")
+    if not record.history:
+        raise ReloadError(
+            f"{record.name!r} is still being imported; it has no version yet",
+            module=record.name,
+            filename=record.source_path,
+        )
+    return record.live_module()
+
+
+def versions(target: types.ModuleType | str) -> list[Version]:
+    """The versions kept for a proxied module, oldest first; the last one is live."""
+    return list(resolve(target, "inspect").history)
+
+
+def is_proxy(obj: object) -> bool:
+    """Whether ``obj`` is a module proxy made by hookreload."""
+    return record_of(obj) is not None
+
+
+def on_reload(callback: Callable[[ReloadEvent], object]) -> Callable[[], None]:
+    """Call ``callback(event)`` after every reload or rollback attempt.
+
+    Returns:
+        A function that unsubscribes the callback.
+
+    Example:
+        >>> stop = hookreload.on_reload(lambda e: print(e.name, e.ok))
+        >>> stop()
+    """
+    return subscribe(callback)
+
+
+def live(target: types.ModuleType | str, attr: str | None = None) -> Any:
+    """A reference to one attribute of a proxied module that follows every switch.
+
+    Args:
+        target: ``"package.module:attribute"``, or the module (or its name)
+            with ``attr``. Dotted attributes (``"Class.method"``) work too.
+
+    Returns:
+        A ``wrapt`` object proxy (callable when the attribute is) whose
+        ``__wrapped__`` is pointed at the attribute of each new live version.
+
+    Example:
+        >>> handle = hookreload.live("myapp.handlers:handle")  # doctest: +SKIP
+        >>> handle(request)                                      # doctest: +SKIP
+    """
+    return _live(target, attr)

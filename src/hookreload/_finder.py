@@ -1,0 +1,74 @@
+"""The finder: decides which modules are ours; other finders do the lookup."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+from ._loader import HookLoader
+from ._policy import Policy
+
+
+class HookFinder:
+    """A meta path finder that wraps the loader of every module it proxies.
+
+    It never looks modules up itself: it asks the finders behind it, so other
+    import hooks (pytest's assertion rewriting, for one) keep loading and
+    transforming their modules.
+    """
+
+    def __init__(self, policy: Policy, keep: int) -> None:
+        self.policy = policy
+        self.keep = keep
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<hookreload finder {self.policy!r}>"
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        # Cheapest test first: most rejected imports stop at the name.
+        if self.policy.reason_by_name(fullname) is not None:
+            return None
+        busy: set[str] | None = getattr(self._local, "busy", None)
+        if busy is None:
+            busy = self._local.busy = set()
+        if fullname in busy:
+            # A finder behind us called importlib.util.find_spec() for the same
+            # name, which reached us again through sys.meta_path.
+            return None
+        busy.add(fullname)
+        try:
+            spec = self._find_with_others(fullname, path, target)
+        finally:
+            busy.discard(fullname)
+        if (
+            spec is None
+            or isinstance(spec.loader, HookLoader)
+            or self.policy.reason_by_spec(spec) is not None
+        ):
+            # What the finders behind us would have answered anyway.
+            return spec
+        spec.loader = HookLoader(spec.loader, self.keep)  # type: ignore[assignment]
+        return spec
+
+    def _find_with_others(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None
+    ) -> ModuleSpec | None:
+        for finder in list(sys.meta_path):
+            if finder is self:
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec: ModuleSpec | None = find_spec(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+    def invalidate_caches(self) -> None:
+        """Nothing is cached here; present for ``importlib.invalidate_caches()``."""

@@ -1,0 +1,126 @@
+"""install() and uninstall(): the one active import hook."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+
+from . import _policy
+from ._finder import HookFinder
+from ._policy import Policy
+from ._proxy import check_supported
+
+logger = logging.getLogger("hookreload")
+
+
+class Hook:
+    """The installed import hook, as returned by :func:`hookreload.install`.
+
+    Usable as a context manager; :meth:`uninstall` is safe to call twice.
+
+    Example:
+        >>> import hookreload
+        >>> with hookreload.install(include=["myapp"]) as hook:
+        ...     hook.installed
+        True
+    """
+
+    def __init__(self, policy: Policy, *, watch: bool, patch: bool, keep: int) -> None:
+        self.policy = policy
+        self.watch = watch
+        self.patch = patch
+        self.keep = keep
+        self.finder = HookFinder(policy, keep)
+
+    @property
+    def include(self) -> tuple[str, ...] | None:
+        return self.policy.include
+
+    @property
+    def exclude(self) -> tuple[str, ...]:
+        return self.policy.exclude
+
+    @property
+    def installed(self) -> bool:
+        return self.finder in sys.meta_path
+
+    def _options(self) -> tuple[Policy, bool, bool, int]:
+        return (self.policy, self.watch, self.patch, self.keep)
+
+    def __repr__(self) -> str:
+        state = "installed" if self.installed else "uninstalled"
+        return (
+            f"<hookreload.Hook {state} include={self.include!r} exclude={self.exclude!r} "
+            f"watch={self.watch} patch={self.patch} keep={self.keep}>"
+        )
+
+    def uninstall(self) -> None:
+        """Remove the finder. Proxies already made keep working."""
+        global _active
+        with _lock:
+            while self.finder in sys.meta_path:
+                sys.meta_path.remove(self.finder)
+            if _active is self:
+                _active = None
+                _policy.active = None
+        logger.debug("hookreload uninstalled")
+
+    def __enter__(self) -> Hook:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.uninstall()
+
+
+_active: Hook | None = None
+_lock = threading.Lock()
+
+
+def install(
+    include: Iterable[str] | str | None = None,
+    exclude: Iterable[str] | str | None = None,
+    *,
+    watch: bool = False,
+    patch: bool = False,
+    keep: int = 2,
+) -> Hook:
+    global _active
+    check_supported()
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise ValueError(f"keep must be a whole number of versions, 1 or more; got {keep!r}")
+    if watch:
+        raise NotImplementedError("watch=True is not available yet: call hookreload.reload()")
+    if patch:
+        raise NotImplementedError("patch=True is not available yet")
+    hook = Hook(Policy(include, exclude), watch=watch, patch=patch, keep=keep)
+    with _lock:
+        if _active is not None:
+            if _active._options() == hook._options():
+                return _active
+            raise ValueError(
+                f"hookreload is already installed with other options ({_active!r}); "
+                "call hookreload.uninstall() first to change them"
+            )
+        sys.meta_path.insert(0, hook.finder)
+        _active = hook
+        _policy.active = hook.policy
+    logger.debug("hookreload installed: %r", hook)
+    return hook
+
+
+def uninstall() -> None:
+    hook = _active
+    if hook is not None:
+        hook.uninstall()
+
+
+def active() -> Hook | None:
+    return _active

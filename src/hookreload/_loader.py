@@ -1,0 +1,104 @@
+"""The loader: wraps the loader another finder found and makes the module a proxy."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import types
+from importlib.machinery import ModuleSpec
+from typing import Any
+
+from ._proxy import share_namespace
+from ._reload import digest, reload_record
+from ._versions import ModuleRecord, Version, record_of, register, unregister
+
+logger = logging.getLogger("hookreload")
+
+
+class HookLoader:
+    """Loads a module with the loader it wraps and records it as version 1.
+
+    Every other loader method (``get_source``, ``get_resource_reader``, …) is
+    the wrapped loader's, so ``inspect``, ``linecache`` and
+    ``importlib.resources`` work as without hookreload.
+    """
+
+    def __init__(self, wrapped: Any, keep: int) -> None:
+        if not hasattr(wrapped, "exec_module"):
+            raise TypeError(f"hookreload can only wrap loaders with exec_module(), not {wrapped!r}")
+        self.wrapped = wrapped
+        self.keep = keep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+    def __repr__(self) -> str:
+        return f"<hookreload loader for {self.wrapped!r}>"
+
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
+        create: Any = getattr(self.wrapped, "create_module", None)
+        return None if create is None else create(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        record = record_of(module)
+        if record is None:
+            self._first_execution(module)
+        else:
+            self._reload_for_importlib(record, module)
+
+    def _first_execution(self, module: types.ModuleType) -> None:
+        start = time.perf_counter()
+        spec = module.__spec__
+        assert spec is not None
+        assert spec.origin is not None
+        path = spec.origin
+        try:
+            with open(path, "rb") as f:
+                source_hash = digest(f.read())
+            real_path = os.path.realpath(path)
+        except OSError:
+            # Nothing to reload from later: load it as a plain module.
+            self.wrapped.exec_module(module)
+            return
+        record = ModuleRecord(module, spec, self.wrapped, path, real_path, self.keep)
+        # Registered before executing: the module is a proxy from its first
+        # line on, for circular imports and for code that checks is_proxy().
+        register(module, record)
+        try:
+            self.wrapped.exec_module(module)
+        except BaseException:
+            unregister(module)
+            raise
+        if sys.modules.get(spec.name) is not module:
+            # The module replaced its own sys.modules entry: respect that.
+            unregister(module)
+            logger.debug("not proxying %s: it replaced itself in sys.modules", spec.name)
+            return
+        version_module = types.ModuleType(spec.name)
+        share_namespace(version_module, module.__dict__)
+        if type(module) is not types.ModuleType:
+            # It set sys.modules[__name__].__class__; its version must match.
+            version_module.__class__ = type(module)
+        record.push(
+            Version(
+                spec.name,
+                record.next_number(),
+                version_module,
+                source_hash,
+                None,
+                time.perf_counter() - start,
+            )
+        )
+        logger.debug("proxied %s from %s", spec.name, path)
+
+    def _reload_for_importlib(self, record: ModuleRecord, module: types.ModuleType) -> None:
+        # importlib.reload(proxy) lands here after it overwrote __spec__ and
+        # __loader__ in the live namespace with a fresh lookup's; put the
+        # import-time ones back whatever happens, then reload our way.
+        old = record.live_module()
+        try:
+            reload_record(record)
+        finally:
+            old.__dict__.update(__spec__=record.spec, __loader__=record.spec.loader)

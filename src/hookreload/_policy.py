@@ -1,0 +1,177 @@
+"""Which modules hookreload proxies, and why a given one is not proxied."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+import types
+from collections.abc import Iterable
+from importlib.machinery import ModuleSpec
+
+# Modules that must never be proxied, with the reason. Grown by running real
+# test suites under the hook (see docs/limitations.md).
+DENY_LIST: dict[str, str] = {
+    "hookreload": "hookreload itself: its state would be split between versions",
+    "wrapt": "hookreload's own dependency: live references are wrapt objects",
+    "__main__": "the program's entry point is run, not imported",
+    "__mp_main__": "multiprocessing's alias of __main__",
+    "_pytest": "pytest's internals hold module objects across the session",
+    "pytest": "pytest's internals hold module objects across the session",
+    "pluggy": "pytest's plugin manager holds module objects across the session",
+    "coverage": "coverage measures hookreload; reloading it loses its data",
+    "_virtualenv": "virtualenv's start-up shim patches the import system",
+    "_distutils_hack": "setuptools' start-up shim patches the import system",
+}
+
+
+_STDLIB_NAMES: frozenset[str] = frozenset(sys.stdlib_module_names)
+_stdlib_dirs: tuple[str, ...] | None = None
+
+
+def _stdlib_prefixes() -> tuple[str, ...]:
+    # Both spellings of each directory, so that a module's origin can be
+    # compared without resolving links on every import.
+    global _stdlib_dirs
+    if _stdlib_dirs is None:
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        dirs = set()
+        for key in ("stdlib", "platstdlib"):
+            dirs.add(os.path.normcase(paths[key]))
+            dirs.add(os.path.normcase(os.path.realpath(paths[key])))
+        _stdlib_dirs = tuple(d.rstrip(os.sep) + os.sep for d in dirs)
+    return _stdlib_dirs
+
+
+def _top(name: str) -> str:
+    return name.partition(".")[0]
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    # "pkg" also matches "pkg.*": naming a package names all of it.
+    return any(
+        fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(name, p + ".*") for p in patterns
+    )
+
+
+def _normalise(patterns: Iterable[str] | str | None, what: str) -> tuple[str, ...] | None:
+    if patterns is None:
+        return None
+    if isinstance(patterns, str):
+        patterns = (patterns,)
+    result = tuple(patterns)
+    for pattern in result:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ValueError(
+                f"{what} takes module-name patterns such as 'app' or 'app.*'; got {pattern!r}"
+            )
+    return result
+
+
+def _denied(name: str) -> str | None:
+    for denied, reason in DENY_LIST.items():
+        if name == denied or name.startswith(denied + "."):
+            return reason
+    return None
+
+
+def is_stdlib_file(path: str) -> bool:
+    path = os.path.normcase(path)
+    return path.startswith(_stdlib_prefixes()) and "site-packages" not in path
+
+
+class Policy:
+    """Decides which modules are proxied: by name first (cheap), then by spec.
+
+    Args:
+        include: patterns of module names to proxy; ``None`` for every module
+            loaded from Python source outside the standard library.
+        exclude: patterns of module names never to proxy.
+    """
+
+    def __init__(
+        self, include: Iterable[str] | str | None = None, exclude: Iterable[str] | str | None = None
+    ) -> None:
+        self.include = _normalise(include, "include")
+        self.exclude = _normalise(exclude, "exclude") or ()
+
+    def __repr__(self) -> str:
+        return f"Policy(include={self.include!r}, exclude={self.exclude!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Policy)
+            and self.include == other.include
+            and self.exclude == other.exclude
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def reason_by_name(self, name: str) -> str | None:
+        """Why ``name`` is not proxied, judging by the name alone; ``None`` if it may be."""
+        denied = _denied(name)
+        if denied is not None:
+            return f"it is on hookreload's deny-list ({denied})"
+        if _matches(name, self.exclude):
+            return "an exclude pattern names it"
+        if self.include is not None:
+            if not _matches(name, self.include):
+                return "no include pattern names it"
+        elif _top(name) in _STDLIB_NAMES:
+            return "it is part of the standard library (name it in include= to proxy it)"
+        return None
+
+    def reason_by_spec(self, spec: ModuleSpec) -> str | None:
+        """Why the module found as ``spec`` is not proxied; ``None`` if it is."""
+        reason = no_source_reason(spec)
+        if reason is None and self.include is None and is_stdlib_file(spec.origin or ""):
+            reason = "it is part of the standard library (name it in include= to proxy it)"
+        return reason
+
+
+def no_source_reason(spec: ModuleSpec) -> str | None:
+    """Why a module found as ``spec`` has no source to build versions from, if so."""
+    origin = spec.origin
+    if spec.loader is None or origin is None or origin == "namespace":
+        return "it is a namespace package, which has no source to reload"
+    if origin in ("built-in", "frozen"):
+        return f"it is a {origin} module, which has no source to reload"
+    if not origin.endswith(".py"):
+        return (
+            f"it is loaded from {os.path.basename(origin)!r}, not from Python source "
+            "(an extension or bytecode-only module cannot be reloaded)"
+        )
+    if not hasattr(spec.loader, "exec_module"):
+        return "its loader predates exec_module() and cannot build a fresh version"
+    if type(spec.loader).__name__ == "zipimporter":
+        return "it is imported from a zip archive, which has no file to reload from"
+    return None
+
+
+def explain(module: types.ModuleType, policy: Policy | None) -> str:
+    """Why ``module`` is not proxied, for an error message."""
+    spec = getattr(module, "__spec__", None)
+    if spec is None:
+        return "it was not imported (it has no __spec__)"
+    reason = no_source_reason(spec)
+    if reason is not None:
+        return reason
+    if policy is None:
+        return (
+            "hookreload is not installed: call hookreload.install() before the "
+            "module is first imported"
+        )
+    reason = policy.reason_by_name(spec.name) or policy.reason_by_spec(spec)
+    if reason is not None:
+        return reason
+    return (
+        "it was imported before hookreload.install() or while the hook was off: "
+        "call install() earlier, before the module's first import"
+    )
+
+
+# The policy of the installed hook, or None: set by install() and uninstall(),
+# read when explaining why a target is not proxied.
+active: Policy | None = None

@@ -1,0 +1,192 @@
+"""The module proxy: a real module object whose namespace is the live version's.
+
+The object in ``sys.modules`` stays the same for the life of the program; a
+version switch repoints its namespace (the C-level ``md_dict`` of the module
+object) at the namespace of another version's module. Readers therefore pay
+exactly what a plain module costs, and every specialisation the interpreter
+has for modules keeps working. A forwarding proxy or a plain object sharing
+the dict cannot do that: on 3.11 an instance-dict lookup is never specialised
+for ``m.f()`` and costs 1.4x a module (docs/benchmarks.md has the figures).
+
+While a new version executes, its own thread must already see the new
+namespace through ``sys.modules[__name__]`` (``dataclasses`` and
+``typing.get_type_hints`` look themselves up there) while every other thread
+still sees the live one. For that window only, the proxy's class is switched
+to a subclass whose attribute access answers by thread.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+from typing import Any
+
+from ._errors import HookreloadError
+
+# md_dict is the first field after PyObject_HEAD in PyModuleObject (true from
+# 3.0 to 3.14); object.__basicsize__ is sizeof(PyObject) on this build,
+# including debug builds whose header is larger.
+_DICT_OFFSET = object.__basicsize__
+
+
+class _CApi:
+    """ctypes, loaded on first use: ``import hookreload`` must stay cheap."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self.slot = ctypes.c_void_p
+        self.incref = ctypes.pythonapi.Py_IncRef
+        self.incref.argtypes = [ctypes.py_object]
+        self.incref.restype = None
+        self.decref = ctypes.pythonapi.Py_DecRef
+        self.decref.argtypes = [ctypes.py_object]
+        self.decref.restype = None
+
+
+_capi: _CApi | None = None
+
+
+def _api() -> _CApi:
+    global _capi
+    if _capi is None:
+        _capi = _CApi()
+    return _capi
+
+
+def check_supported() -> None:
+    """Raise ``HookreloadError`` unless namespace sharing is safe here."""
+    if sys.implementation.name != "cpython":
+        raise HookreloadError(f"hookreload needs CPython; this is {sys.implementation.name!r}")
+    # A pointer store is atomic only under the GIL.
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
+    if not gil_enabled():
+        raise HookreloadError(
+            "hookreload needs the GIL; run with PYTHON_GIL=1 on a free-threaded build"
+        )
+    probe = types.ModuleType("hookreload_probe")
+    if _api().slot.from_address(id(probe) + _DICT_OFFSET).value != id(probe.__dict__):
+        raise HookreloadError(
+            "unexpected module object layout on this Python build; "
+            "please report it with the output of `python -VV`"
+        )
+
+
+# The C-level md_dict of any module, read past a window class's __getattribute__.
+_module_dict: Any = vars(types.ModuleType)["__dict__"].__get__
+
+
+def share_namespace(module: types.ModuleType, namespace: dict[str, Any]) -> None:
+    """Make ``module.__dict__`` be ``namespace`` (one pointer store, atomic under the GIL)."""
+    old = _module_dict(module)
+    if old is namespace:
+        return
+    api = _api()
+    slot = api.slot.from_address(id(module) + _DICT_OFFSET)
+    api.incref(namespace)
+    slot.value = id(namespace)
+    # `old` is still referenced by this frame, so this never frees it here.
+    api.decref(old)
+
+
+class _Window:
+    __slots__ = ("live", "pending", "thread")
+
+    def __init__(self, live: types.ModuleType, pending: types.ModuleType | None) -> None:
+        self.live = live
+        self.pending = pending
+        self.thread = threading.get_ident()
+
+
+# id(proxy) -> its open window; only proxies in the middle of a switch are here.
+_windows: dict[int, _Window] = {}
+
+
+def _target(proxy: object) -> types.ModuleType:
+    window = _windows[id(proxy)]
+    if window.pending is not None and threading.get_ident() == window.thread:
+        return window.pending
+    return window.live
+
+
+class _ThreadView(types.ModuleType):
+    """Base of the window classes: every access goes to the module of this thread."""
+
+    def __getattribute__(self, name: str) -> Any:
+        return getattr(_target(self), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(_target(self), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(_target(self), name)
+
+
+_view_classes: dict[type, type] = {}
+
+
+def _view_class(base: type) -> type:
+    # Derive from the proxy's own class so that the layout is the same and
+    # __class__ assignment is allowed both ways.
+    cls = _view_classes.get(base)
+    if cls is None:
+        if issubclass(base, _ThreadView):
+            cls = base
+        else:
+            cls = type(base.__name__, (_ThreadView, base), {"__module__": base.__module__})
+        _view_classes[base] = cls
+    return cls
+
+
+def _set_class(proxy: types.ModuleType, cls: type) -> None:
+    # object.__setattr__ skips _ThreadView.__setattr__, which would forward it.
+    object.__setattr__(proxy, "__class__", cls)
+
+
+class Switch:
+    """One version switch of one proxy, from opening the window to the swap.
+
+    ``pending`` is the module being executed (``None`` for a rollback); the
+    thread that opens the switch sees it through the proxy, the others keep
+    seeing ``live`` until :meth:`commit`. The caller holds the module's lock.
+    """
+
+    def __init__(
+        self,
+        proxy: types.ModuleType,
+        live: types.ModuleType,
+        pending: types.ModuleType | None,
+    ) -> None:
+        self.proxy = proxy
+        self.saved_class = type(proxy)
+        self._window = _Window(live, pending)
+        if id(proxy) in _windows:
+            raise HookreloadError(f"module {proxy.__name__!r} is already switching versions")
+        _windows[id(proxy)] = self._window
+        _set_class(proxy, _view_class(self.saved_class))
+
+    def commit(self, module: types.ModuleType) -> None:
+        """Make ``module`` the one every thread sees, then close the window."""
+        # Order matters: the window answers with the new module before the
+        # namespace moves, so no reader ever goes back to the old one.
+        self._window.live = module
+        self._window.pending = None
+        share_namespace(self.proxy, module.__dict__)
+        self._close(type(module))
+
+    def abort(self) -> None:
+        """Close the window leaving the live version as it was."""
+        self._close(self.saved_class)
+
+    def _close(self, cls: type) -> None:
+        _set_class(self.proxy, cls)
+        _windows.pop(id(self.proxy), None)
+
+
+def plain_class(module: types.ModuleType) -> type:
+    """The module's class, ignoring a window class it may wear right now."""
+    cls = type(module)
+    if issubclass(cls, _ThreadView):
+        return cls.__mro__[2]
+    return cls

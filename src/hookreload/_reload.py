@@ -1,0 +1,208 @@
+"""Build a new version from source and switch to it: all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import time
+import traceback
+import types
+from collections.abc import Callable
+
+from ._errors import ReloadError
+from ._events import ReloadEvent, emit
+from ._live import follow
+from ._proxy import Switch
+from ._versions import ModuleRecord, Version
+
+logger = logging.getLogger("hookreload")
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _fail(record: ModuleRecord, what: str, lineno: int | None = None) -> ReloadError:
+    where = record.source_path if lineno is None else f"{record.source_path}, line {lineno}"
+    kept = f"keeping version {record.live.number}" if record.history else "nothing was loaded"
+    return ReloadError(
+        f"cannot reload {record.name!r} ({where}): {what}; {kept}",
+        module=record.name,
+        filename=record.source_path,
+        lineno=lineno,
+    )
+
+
+def read_source(record: ModuleRecord) -> bytes:
+    """The bytes of the module's source file, as resolved at import time."""
+    path = record.source_path
+    try:
+        real = os.path.realpath(path)
+        if real != record.real_path:
+            # The file was swapped for a link to somewhere else: never run that.
+            raise _fail(
+                record,
+                f"the source file now resolves to {real!r}, not to "
+                f"{record.real_path!r} as at import; refusing to run it",
+            )
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise _fail(record, "the source file is gone; restore it to reload") from None
+    except IsADirectoryError:
+        raise _fail(record, "the source path is now a directory; restore the file") from None
+    except OSError as exc:
+        raise _fail(record, f"the source file cannot be read ({exc.strerror or exc})") from exc
+
+
+def _compile(record: ModuleRecord, data: bytes) -> types.CodeType:
+    # A loader that transforms source (SourceLoader subclasses) does it in
+    # source_to_code; use it so that reloads are transformed like the import.
+    to_code: Callable[..., types.CodeType] | None = getattr(record.loader, "source_to_code", None)
+    try:
+        if to_code is not None:
+            return to_code(data, record.source_path)
+        return compile(data, record.source_path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise _fail(record, f"{type(exc).__name__}: {exc.msg}", exc.lineno) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _fail(record, f"the source does not decode: {exc}") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise _fail(
+            record, f"{type(exc).__name__} while compiling (the source is nested too deeply)"
+        ) from exc
+
+
+def _line_in(record: ModuleRecord, exc: BaseException) -> int | None:
+    """The deepest line of the module's own file in the traceback of ``exc``."""
+    lineno = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == record.source_path:
+            lineno = frame.lineno
+    return lineno
+
+
+def _carry_submodules(record: ModuleRecord, old: types.ModuleType, new: types.ModuleType) -> None:
+    # A package's submodules were set as its attributes when they were
+    # imported; a fresh namespace would lose them, and nothing re-imports them.
+    if record.spec.submodule_search_locations is None:
+        return
+    prefix = record.name + "."
+    for key, value in old.__dict__.items():
+        if isinstance(value, types.ModuleType) and getattr(value, "__name__", "") == prefix + key:
+            new.__dict__.setdefault(key, value)
+
+
+def _execute(record: ModuleRecord, module: types.ModuleType, code: types.CodeType | None) -> None:
+    if code is None:
+        # A foreign loader that cannot give us code (pytest's assertion
+        # rewriter, for one) executes the module itself.
+        record.loader.exec_module(module)
+    else:
+        exec(code, module.__dict__)
+
+
+def _build(record: ModuleRecord, start: float) -> Version:
+    old = record.live_module()
+    data = read_source(record)
+    source_hash = digest(data)
+    live = record.live
+    code: types.CodeType | None
+    if source_hash == live.source_hash and live.code is not None:
+        code = live.code
+    else:
+        code = _compile(record, data) if _compiles(record) else None
+    module = importlib.util.module_from_spec(record.spec)
+    _carry_submodules(record, old, module)
+    switch = Switch(record.proxy, old, module)
+    stage = "while executing"
+    try:
+        _execute(record, module, code)
+        hook = module.__dict__.get("__reload__")
+        if hook is not None:
+            stage = "in __reload__"
+            if not callable(hook):
+                raise TypeError(
+                    f"__reload__ must be a function taking the old module, "
+                    f"not {type(hook).__name__}"
+                )
+            hook(old)
+    except (Exception, SystemExit) as exc:
+        # SystemExit too: a module calling sys.exit() must not end the program.
+        switch.abort()
+        raise _fail(record, f"{type(exc).__name__} {stage}: {exc}", _line_in(record, exc)) from exc
+    except BaseException:
+        switch.abort()
+        raise
+    version = Version(
+        record.name, record.next_number(), module, source_hash, code, time.perf_counter() - start
+    )
+    switch.commit(module)
+    record.push(version)
+    return version
+
+
+def _compiles(record: ModuleRecord) -> bool:
+    return hasattr(record.loader, "source_to_code") or not hasattr(record.loader, "exec_module")
+
+
+def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]) -> Version:
+    """Run one reload or rollback under the module's lock; report it either way."""
+    start = time.perf_counter()
+    try:
+        with record.lock:
+            if record.reloading:
+                raise ReloadError(
+                    f"cannot {action} {record.name!r} from inside its own reload "
+                    "(for example from __reload__); do it after reload() returns",
+                    module=record.name,
+                    filename=record.source_path,
+                )
+            record.reloading = True
+            try:
+                version = work(start)
+            finally:
+                record.reloading = False
+            follow(record)
+    except ReloadError as error:
+        duration = time.perf_counter() - start
+        logger.error("%s", error)
+        emit(ReloadEvent(record.name, None, error, duration, action))
+        raise
+    duration = time.perf_counter() - start
+    logger.info(
+        "%s %s v%d in %.1f ms",
+        "reloaded" if action == "reload" else "rolled back",
+        record.name,
+        version.number,
+        duration * 1000,
+    )
+    emit(ReloadEvent(record.name, version, None, duration, action))
+    return version
+
+
+def reload_record(record: ModuleRecord) -> Version:
+    """Reload the module of ``record``; see :func:`hookreload.reload`."""
+    return _attempt(record, "reload", lambda start: _build(record, start))
+
+
+def rollback_record(record: ModuleRecord) -> Version:
+    """Make the previous version live again; see :func:`hookreload.rollback`."""
+
+    def work(start: float) -> Version:
+        if len(record.history) < 2:
+            raise ReloadError(
+                f"cannot roll back {record.name!r}: version {record.live.number} is the "
+                f"oldest one kept (keep={record.keep})",
+                module=record.name,
+                filename=record.source_path,
+            )
+        previous = record.history[-2]
+        assert previous.module is not None
+        Switch(record.proxy, record.live_module(), None).commit(previous.module)
+        record.pop()
+        return previous
+
+    return _attempt(record, "rollback", work)

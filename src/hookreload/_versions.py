@@ -1,0 +1,178 @@
+"""Versions of a module, their history, and the registry of proxied modules."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import types
+import weakref
+from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
+from typing import Any
+
+from . import _policy
+from ._errors import NotProxiedError
+
+
+class Version:
+    """One executed version of a proxied module.
+
+    Attributes:
+        name: the module's dotted name.
+        number: 1 for the first import, then one more for every successful reload.
+        source_hash: hex digest of the source bytes this version was built from.
+        loaded_at: when it was built (``time.time()``).
+        duration_s: how long building it took, in seconds.
+        module: its own module object; ``None`` once the version was released.
+    """
+
+    __slots__ = ("code", "duration_s", "loaded_at", "module", "name", "number", "source_hash")
+
+    def __init__(
+        self,
+        name: str,
+        number: int,
+        module: types.ModuleType,
+        source_hash: str,
+        code: types.CodeType | None,
+        duration_s: float,
+    ) -> None:
+        self.name = name
+        self.number = number
+        self.module: types.ModuleType | None = module
+        self.source_hash = source_hash
+        # Kept so that reloading an unchanged file can skip compiling: keyed
+        # by content, it can never be stale.
+        self.code = code
+        self.loaded_at = time.time()
+        self.duration_s = duration_s
+
+    def release(self) -> None:
+        self.module = None
+        self.code = None
+
+    def __repr__(self) -> str:
+        state = "" if self.module is not None else " released"
+        return f"<Version {self.number} of {self.name!r} {self.source_hash[:12]}{state}>"
+
+
+class ModuleRecord:
+    """What hookreload knows of one proxied module.
+
+    The registry maps the proxy to its record weakly, so the record must not
+    hold the proxy strongly either.
+    """
+
+    def __init__(
+        self,
+        proxy: types.ModuleType,
+        spec: ModuleSpec,
+        loader: Any,
+        source_path: str,
+        real_path: str,
+        keep: int,
+    ) -> None:
+        self.name = spec.name
+        self.spec = spec
+        # The loader hookreload wrapped: the one that knows how to build code.
+        self.loader = loader
+        # Resolved once, at import: a reload only ever reads this file.
+        self.source_path = source_path
+        self.real_path = real_path
+        self.keep = keep
+        self._proxy = weakref.ref(proxy)
+        self.lock = threading.RLock()
+        self.reloading = False
+        self.history: list[Version] = []
+        self._last_number = 0
+        # wrapt proxies made by hookreload.live(), pushed at every switch.
+        self.followers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    @property
+    def proxy(self) -> types.ModuleType:
+        proxy = self._proxy()
+        if proxy is None:  # pragma: no cover - the registry drops us first
+            raise ReferenceError(f"the proxy of {self.name!r} is gone")
+        return proxy
+
+    @property
+    def live(self) -> Version:
+        return self.history[-1]
+
+    def live_module(self) -> types.ModuleType:
+        module = self.live.module
+        assert module is not None  # the live version is never released
+        return module
+
+    def next_number(self) -> int:
+        self._last_number += 1
+        return self._last_number
+
+    def push(self, version: Version) -> None:
+        """Record ``version`` as live; release the ones beyond ``keep``."""
+        self.history.append(version)
+        while len(self.history) > self.keep:
+            self.history.pop(0).release()
+
+    def pop(self) -> Version:
+        """Drop the live version, making the previous one live."""
+        dropped = self.history.pop()
+        dropped.release()
+        return dropped
+
+
+_records: weakref.WeakKeyDictionary[types.ModuleType, ModuleRecord] = weakref.WeakKeyDictionary()
+_records_lock = threading.Lock()
+
+
+def register(proxy: types.ModuleType, record: ModuleRecord) -> None:
+    with _records_lock:
+        _records[proxy] = record
+
+
+def unregister(proxy: types.ModuleType) -> None:
+    with _records_lock:
+        _records.pop(proxy, None)
+
+
+def record_of(obj: object) -> ModuleRecord | None:
+    """The record of ``obj`` when it is a proxy, else ``None``."""
+    if not isinstance(obj, types.ModuleType):
+        return None
+    try:
+        return _records.get(obj)
+    except TypeError:  # pragma: no cover - an unhashable module subclass
+        return None
+
+
+def all_records() -> Iterator[ModuleRecord]:
+    with _records_lock:
+        records = list(_records.values())
+    return iter(records)
+
+
+def resolve(target: object, what: str = "reload") -> ModuleRecord:
+    """The record of ``target`` (a proxy or a module name), or ``NotProxiedError``."""
+    if isinstance(target, str):
+        module = sys.modules.get(target)
+        if module is None:
+            raise NotProxiedError(
+                f"cannot {what} {target!r}: no module of that name is imported; "
+                "import it (after hookreload.install()) first"
+            )
+    elif isinstance(target, types.ModuleType):
+        module = target
+    else:
+        raise NotProxiedError(
+            f"cannot {what} a value of type {type(target).__name__}: pass a module imported under "
+            "hookreload or its dotted name"
+        )
+    record = record_of(module)
+    if record is None:
+        name = getattr(module, "__name__", repr(module))
+        raise NotProxiedError(
+            f"cannot {what} {name!r}: it is not managed by hookreload because "
+            f"{_policy.explain(module, _policy.active)}"
+        )
+    return record
