@@ -225,6 +225,29 @@ def test_reload_during_first_import(project: Project, hook: hookreload.Hook) -> 
     assert "still being imported" in project.load("selfish").ERROR
 
 
+def test_reload_during_first_import_is_refused(project: Project, hook: hookreload.Hook) -> None:
+    project.write(
+        "selfish.py",
+        """
+        import hookreload
+        try:
+            hookreload.reload(__name__)
+        except hookreload.ReloadError as exc:
+            ERROR = str(exc)
+        """,
+    )
+    assert "still being imported" in project.load("selfish").ERROR
+
+
+def test_share_namespace_refuses_what_is_not_a_module_or_dict() -> None:
+    from hookreload._proxy import share_namespace
+
+    with pytest.raises(TypeError):
+        share_namespace(object(), {})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be a dict"):
+        share_namespace(types.ModuleType("m"), types.MappingProxyType({}))  # type: ignore[arg-type]
+
+
 def test_failed_first_import_is_not_a_proxy(project: Project, hook: hookreload.Hook) -> None:
     project.write("broken.py", "raise ValueError('at import')\n")
     with pytest.raises(ValueError, match="at import"):

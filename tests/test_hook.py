@@ -297,3 +297,22 @@ def test_unexpected_module_layout_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(_proxy, "_DICT_OFFSET", _proxy._DICT_OFFSET + 8)
     with pytest.raises(hookreload.HookreloadError, match="module object layout"):
         hookreload.install()
+
+
+class _ObjectLoader(_ExecOnlyLoader):
+    """A loader whose create_module() makes something that is not a module object."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return types.SimpleNamespace()  # type: ignore[return-value]
+
+
+def test_non_module_objects_are_loaded_but_not_proxied(project: Project) -> None:
+    path = project.write("odd.py", "X = 1\n")
+    finder = _ExecOnlyFinder(project.name("odd"), str(path))
+    finder.loader = _ObjectLoader(str(path))
+    sys.meta_path.insert(0, finder)
+    with hookreload.install(include=[project.package]):
+        odd = project.load("odd")
+    assert isinstance(odd, types.SimpleNamespace)
+    assert odd.EXEC_ONLY is True
+    assert not hookreload.is_proxy(odd)

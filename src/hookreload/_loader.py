@@ -43,7 +43,10 @@ class HookLoader:
 
     def exec_module(self, module: types.ModuleType) -> None:
         record = record_of(module)
-        if record is None:
+        if not isinstance(module, types.ModuleType):
+            # Only a real module object has a namespace pointer to switch.
+            self.wrapped.exec_module(module)
+        elif record is None:
             self._first_execution(module)
         else:
             self._reload_for_importlib(record, module)

@@ -79,7 +79,11 @@ _module_dict: Any = vars(types.ModuleType)["__dict__"].__get__
 
 def share_namespace(module: types.ModuleType, namespace: dict[str, Any]) -> None:
     """Make ``module.__dict__`` be ``namespace`` (one pointer store, atomic under the GIL)."""
+    # Both checks guard the raw pointer store below: only a module object
+    # (the descriptor refuses anything else) and only a real dict.
     old = _module_dict(module)
+    if type(namespace) is not dict:
+        raise TypeError(f"a module namespace must be a dict, not {type(namespace).__name__}")
     if old is namespace:
         return
     api = _api()

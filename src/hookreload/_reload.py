@@ -160,6 +160,12 @@ def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]
                     module=record.name,
                     filename=record.source_path,
                 )
+            if not record.history:
+                raise ReloadError(
+                    f"cannot {action} {record.name!r}: it is still being imported",
+                    module=record.name,
+                    filename=record.source_path,
+                )
             record.reloading = True
             try:
                 version = work(start)
