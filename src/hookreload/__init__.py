@@ -17,8 +17,6 @@ Example:
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
-from typing import Any
 
 from ._errors import HookreloadError, NotProxiedError, ReloadError
 from ._events import ReloadEvent, subscribe
@@ -26,6 +24,11 @@ from ._hook import Hook, install, uninstall
 from ._live import live as _live
 from ._reload import reload_record, rollback_record
 from ._versions import Version, record_of, resolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = [
     "Hook",

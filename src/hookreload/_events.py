@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from . import _log
 from ._versions import Version
 
-logger = logging.getLogger("hookreload")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Callback = Callable[["ReloadEvent"], object]
 
 
-@dataclass(frozen=True)
 class ReloadEvent:
     """What happened in one reload or rollback attempt.
 
@@ -24,18 +25,31 @@ class ReloadEvent:
         action: ``"reload"`` or ``"rollback"``.
     """
 
-    name: str
-    version: Version | None
-    error: BaseException | None
-    duration_s: float
-    action: str = "reload"
+    __slots__ = ("action", "duration_s", "error", "name", "version")
+
+    def __init__(
+        self,
+        name: str,
+        version: Version | None,
+        error: BaseException | None,
+        duration_s: float,
+        action: str = "reload",
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.error = error
+        self.duration_s = duration_s
+        self.action = action
 
     @property
     def ok(self) -> bool:
+        """Whether the attempt succeeded."""
         return self.error is None
 
+    def __repr__(self) -> str:
+        outcome = f"v{self.version.number}" if self.version is not None else f"failed: {self.error}"
+        return f"<ReloadEvent {self.action} {self.name!r} {outcome} in {self.duration_s * 1000:.1f} ms>"
 
-Callback = Callable[[ReloadEvent], object]
 
 _callbacks: list[Callback] = []
 _lock = threading.Lock()
@@ -66,4 +80,4 @@ def emit(event: ReloadEvent) -> None:
         try:
             callback(event)
         except Exception:
-            logger.exception("on_reload callback %r failed for %s", callback, event.name)
+            _log.logger().exception("on_reload callback %r failed for %s", callback, event.name)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
-from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 from ._loader import HookLoader
 from ._policy import Policy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
 
 
 class HookFinder:

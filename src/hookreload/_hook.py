@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 from collections.abc import Iterable
 from types import TracebackType
 
-from . import _policy
+from . import _log, _policy
 from ._finder import HookFinder
 from ._policy import Policy
 from ._proxy import check_supported
-
-logger = logging.getLogger("hookreload")
 
 
 class Hook:
@@ -66,7 +63,7 @@ class Hook:
             if _active is self:
                 _active = None
                 _policy.active = None
-        logger.debug("hookreload uninstalled")
+        _log.logger().debug("hookreload uninstalled")
 
     def __enter__(self) -> Hook:
         return self
@@ -112,7 +109,7 @@ def install(
         sys.meta_path.insert(0, hook.finder)
         _active = hook
         _policy.active = hook.policy
-    logger.debug("hookreload installed: %r", hook)
+    _log.logger().debug("hookreload installed: %r", hook)
     return hook
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 import types
 from functools import reduce
-from typing import Any
 
+from . import _log
 from ._versions import ModuleRecord, resolve
 
-logger = logging.getLogger("hookreload")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _lookup(module: types.ModuleType, path: str) -> Any:
@@ -57,7 +58,7 @@ def follow(record: ModuleRecord) -> None:
         try:
             ref.__wrapped__ = _lookup(record.proxy, path)
         except AttributeError:
-            logger.warning(
+            _log.logger().warning(
                 "live reference %s:%s keeps its old target: version %d of %r has no %r",
                 record.name,
                 path,

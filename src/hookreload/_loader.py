@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
 import types
-from importlib.machinery import ModuleSpec
-from typing import Any
 
+from . import _log
 from ._proxy import share_namespace
 from ._reload import digest, reload_record
 from ._versions import ModuleRecord, Version, record_of, register, unregister
 
-logger = logging.getLogger("hookreload")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from typing import Any
 
 
 class HookLoader:
@@ -77,7 +78,7 @@ class HookLoader:
         if sys.modules.get(spec.name) is not module:
             # The module replaced its own sys.modules entry: respect that.
             unregister(module)
-            logger.debug("not proxying %s: it replaced itself in sys.modules", spec.name)
+            _log.logger().debug("not proxying %s: it replaced itself in sys.modules", spec.name)
             return
         version_module = types.ModuleType(spec.name)
         share_namespace(version_module, module.__dict__)
@@ -94,7 +95,7 @@ class HookLoader:
                 time.perf_counter() - start,
             )
         )
-        logger.debug("proxied %s from %s", spec.name, path)
+        _log.logger().debug("proxied %s from %s", spec.name, path)
 
     def _reload_for_importlib(self, record: ModuleRecord, module: types.ModuleType) -> None:
         # importlib.reload(proxy) lands here after it overwrote __spec__ and

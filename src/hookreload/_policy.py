@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import sys
 import types
-from collections.abc import Iterable
-from importlib.machinery import ModuleSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from importlib.machinery import ModuleSpec
 
 # Modules that must never be proxied, with the reason. Grown by running real
 # test suites under the hook (see docs/limitations.md).
@@ -26,34 +28,35 @@ DENY_LIST: dict[str, str] = {
 
 
 _STDLIB_NAMES: frozenset[str] = frozenset(sys.stdlib_module_names)
-_stdlib_dirs: tuple[str, ...] | None = None
 
 
 def _stdlib_prefixes() -> tuple[str, ...]:
-    # Both spellings of each directory, so that a module's origin can be
-    # compared without resolving links on every import.
-    global _stdlib_dirs
-    if _stdlib_dirs is None:
-        import sysconfig
+    # The directory of a pure-Python stdlib module, in both spellings so that
+    # an origin can be compared without resolving links on every import.
+    # Not sysconfig: its first get_paths() imports _sysconfigdata_*, which
+    # would come back through this finder half-initialised (seen on 3.13).
+    here = os.path.dirname(os.__file__)
+    dirs = {os.path.normcase(here), os.path.normcase(os.path.realpath(here))}
+    return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
 
-        paths = sysconfig.get_paths()
-        dirs = set()
-        for key in ("stdlib", "platstdlib"):
-            dirs.add(os.path.normcase(paths[key]))
-            dirs.add(os.path.normcase(os.path.realpath(paths[key])))
-        _stdlib_dirs = tuple(d.rstrip(os.sep) + os.sep for d in dirs)
-    return _stdlib_dirs
+
+_STDLIB_DIRS = _stdlib_prefixes()
 
 
 def _top(name: str) -> str:
     return name.partition(".")[0]
 
 
-def _matches(name: str, patterns: tuple[str, ...]) -> bool:
-    # "pkg" also matches "pkg.*": naming a package names all of it.
-    return any(
-        fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(name, p + ".*") for p in patterns
-    )
+def _compile(patterns: tuple[str, ...]) -> Callable[[str], object]:
+    """One matcher for all patterns; "pkg" also matches "pkg.*": naming a package names all of it."""
+    if not patterns:
+        return lambda name: None
+    import fnmatch  # here: it pulls in re, and only install() needs it
+    import re
+
+    alternatives = [fnmatch.translate(p) for p in patterns]
+    alternatives += [fnmatch.translate(p + ".*") for p in patterns]
+    return re.compile("|".join(f"(?:{a})" for a in alternatives)).match
 
 
 def _normalise(patterns: Iterable[str] | str | None, what: str) -> tuple[str, ...] | None:
@@ -79,7 +82,7 @@ def _denied(name: str) -> str | None:
 
 def is_stdlib_file(path: str) -> bool:
     path = os.path.normcase(path)
-    return path.startswith(_stdlib_prefixes()) and "site-packages" not in path
+    return path.startswith(_STDLIB_DIRS) and "site-packages" not in path
 
 
 class Policy:
@@ -96,6 +99,8 @@ class Policy:
     ) -> None:
         self.include = _normalise(include, "include")
         self.exclude = _normalise(exclude, "exclude") or ()
+        self._included = _compile(self.include or ())
+        self._excluded = _compile(self.exclude)
 
     def __repr__(self) -> str:
         return f"Policy(include={self.include!r}, exclude={self.exclude!r})"
@@ -114,10 +119,10 @@ class Policy:
         denied = _denied(name)
         if denied is not None:
             return f"it is on hookreload's deny-list ({denied})"
-        if _matches(name, self.exclude):
+        if self._excluded(name):
             return "an exclude pattern names it"
         if self.include is not None:
-            if not _matches(name, self.include):
+            if not self._included(name):
                 return "no include pattern names it"
         elif _top(name) in _STDLIB_NAMES:
             return "it is part of the standard library (name it in include= to proxy it)"

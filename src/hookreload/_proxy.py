@@ -20,9 +20,12 @@ from __future__ import annotations
 import sys
 import threading
 import types
-from typing import Any
 
 from ._errors import HookreloadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # md_dict is the first field after PyObject_HEAD in PyModuleObject (true from
 # 3.0 to 3.14); object.__basicsize__ is sizeof(PyObject) on this build,

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import logging
 import os
 import time
-import traceback
 import types
-from collections.abc import Callable
 
+from . import _log
 from ._errors import ReloadError
 from ._events import ReloadEvent, emit
 from ._live import follow
 from ._proxy import Switch
 from ._versions import ModuleRecord, Version
 
-logger = logging.getLogger("hookreload")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def digest(data: bytes) -> str:
+    import hashlib  # here, not at the top: `import hookreload` stays cheap
+
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
@@ -78,9 +78,11 @@ def _compile(record: ModuleRecord, data: bytes) -> types.CodeType:
 def _line_in(record: ModuleRecord, exc: BaseException) -> int | None:
     """The deepest line of the module's own file in the traceback of ``exc``."""
     lineno = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == record.source_path:
-            lineno = frame.lineno
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == record.source_path:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
     return lineno
 
 
@@ -105,6 +107,8 @@ def _execute(record: ModuleRecord, module: types.ModuleType, code: types.CodeTyp
 
 
 def _build(record: ModuleRecord, start: float) -> Version:
+    from importlib.util import module_from_spec  # imported on first use: keeps import cheap
+
     old = record.live_module()
     data = read_source(record)
     source_hash = digest(data)
@@ -114,7 +118,7 @@ def _build(record: ModuleRecord, start: float) -> Version:
         code = live.code
     else:
         code = _compile(record, data) if _compiles(record) else None
-    module = importlib.util.module_from_spec(record.spec)
+    module = module_from_spec(record.spec)
     _carry_submodules(record, old, module)
     switch = Switch(record.proxy, old, module)
     stage = "while executing"
@@ -174,11 +178,11 @@ def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]
             follow(record)
     except ReloadError as error:
         duration = time.perf_counter() - start
-        logger.error("%s", error)
+        _log.logger().error("%s", error)
         emit(ReloadEvent(record.name, None, error, duration, action))
         raise
     duration = time.perf_counter() - start
-    logger.info(
+    _log.logger().info(
         "%s %s v%d in %.1f ms",
         "reloaded" if action == "reload" else "rolled back",
         record.name,

@@ -7,12 +7,15 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Iterator
-from importlib.machinery import ModuleSpec
-from typing import Any
 
 from . import _policy
 from ._errors import NotProxiedError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from importlib.machinery import ModuleSpec
+    from typing import Any
 
 
 class Version:
