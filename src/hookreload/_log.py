@@ -6,8 +6,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
 
+_logger: logging.Logger | None = None
+
 
 def logger() -> logging.Logger:
-    import logging
+    global _logger
+    if _logger is None:
+        import logging
 
-    return logging.getLogger("hookreload")
+        _logger = logging.getLogger("hookreload")
+        # A library configures no output: without a handler of its own,
+        # Python's last-resort handler would print every record to stderr.
+        if not _logger.handlers:
+            _logger.addHandler(logging.NullHandler())
+    return _logger
