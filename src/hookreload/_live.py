@@ -47,13 +47,13 @@ def live(target: object, attr: str | None = None) -> Any:
     cls = wrapt.CallableObjectProxy if callable(obj) else wrapt.ObjectProxy
     ref: Any = cls(obj)
     ref._self_hookreload_path = path
-    record.followers.add(ref)
+    record.add_follower(ref)
     return ref
 
 
 def follow(record: ModuleRecord) -> None:
     """Point every live reference of ``record`` at what the live version binds."""
-    for ref in list(record.followers):
+    for ref in record.followers():
         path = ref._self_hookreload_path
         try:
             ref.__wrapped__ = _lookup(record.proxy, path)

@@ -17,6 +17,7 @@ to a subclass whose attribute access answers by thread.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import types
@@ -110,18 +111,53 @@ class _Window:
 _windows: dict[int, _Window] = {}
 
 
-def _target(proxy: object) -> types.ModuleType:
-    window = _windows[id(proxy)]
+def _target(proxy: types.ModuleType) -> types.ModuleType:
+    """The module that this thread sees through ``proxy`` right now."""
+    window = _windows.get(id(proxy))
+    if window is None:
+        # A reader that entered the view just before the window closed: the
+        # proxy has its own class and the new namespace again.
+        return proxy
     if window.pending is not None and threading.get_ident() == window.thread:
         return window.pending
     return window.live
+
+
+def _no_attribute(module: types.ModuleType, name: str) -> Any:
+    raise AttributeError(
+        f"module {module.__name__!r} has no attribute {name!r}", name=name, obj=module
+    )
+
+
+class _Fallback:
+    """``__getattr__`` of the view classes, as a descriptor.
+
+    The interpreter calls what ``__get__`` returns with no Python frame of
+    ours in between, so a module's PEP 562 ``__getattr__`` that warns with
+    ``stacklevel=2`` still blames its caller during a reload.
+    """
+
+    def __get__(self, proxy: types.ModuleType | None, owner: type | None = None) -> Any:
+        if proxy is None:
+            return self
+        target = _target(proxy)
+        hook = getattr(type(target), "__getattr__", None)
+        if hook is not None and not isinstance(hook, _Fallback):
+            return hook.__get__(target)  # a module class with its own __getattr__
+        hook = _module_dict(target).get("__getattr__")
+        if hook is not None:
+            return hook
+        return functools.partial(_no_attribute, target)
 
 
 class _ThreadView(types.ModuleType):
     """Base of the window classes: every access goes to the module of this thread."""
 
     def __getattribute__(self, name: str) -> Any:
-        return getattr(_target(self), name)
+        # No PEP 562 fallback here: _Fallback does it, frame-free.
+        return object.__getattribute__(_target(self), name)
+
+    __getattr__ = _Fallback()  # type: ignore[misc]
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(_target(self), name, value)
@@ -130,20 +166,16 @@ class _ThreadView(types.ModuleType):
         delattr(_target(self), name)
 
 
-_view_classes: dict[type, type] = {}
+_plain_view = type("module", (_ThreadView,), {"__module__": "builtins"})
 
 
 def _view_class(base: type) -> type:
-    # Derive from the proxy's own class so that the layout is the same and
-    # __class__ assignment is allowed both ways.
-    cls = _view_classes.get(base)
-    if cls is None:
-        if issubclass(base, _ThreadView):
-            cls = base
-        else:
-            cls = type(base.__name__, (_ThreadView, base), {"__module__": base.__module__})
-        _view_classes[base] = cls
-    return cls
+    # Derived from the proxy's own class, so that the layout is the same and
+    # __class__ assignment is allowed both ways. Only the plain one is cached:
+    # a cached view of a module's own class would keep that version alive.
+    if base is types.ModuleType:
+        return _plain_view
+    return type(base.__name__, (_ThreadView, base), {"__module__": base.__module__})
 
 
 def _set_class(proxy: types.ModuleType, cls: type) -> None:
@@ -189,11 +221,3 @@ class Switch:
     def _close(self, cls: type) -> None:
         _set_class(self.proxy, cls)
         _windows.pop(id(self.proxy), None)
-
-
-def plain_class(module: types.ModuleType) -> type:
-    """The module's class, ignoring a window class it may wear right now."""
-    cls = type(module)
-    if issubclass(cls, _ThreadView):
-        return cls.__mro__[2]
-    return cls

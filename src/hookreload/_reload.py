@@ -143,6 +143,8 @@ def _build(record: ModuleRecord, start: float) -> Version:
     version = Version(
         record.name, record.next_number(), module, source_hash, code, time.perf_counter() - start
     )
+    # Again: another thread may have imported a submodule while this ran.
+    _carry_submodules(record, old, module)
     switch.commit(module)
     record.push(version)
     return version
@@ -211,6 +213,7 @@ def rollback_record(record: ModuleRecord) -> Version:
             )
         previous = record.history[-2]
         assert previous.module is not None
+        _carry_submodules(record, record.live_module(), previous.module)
         Switch(record.proxy, record.live_module(), None).commit(previous.module)
         record.pop()
         return previous

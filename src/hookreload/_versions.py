@@ -89,8 +89,9 @@ class ModuleRecord:
         self.reloading = False
         self.history: list[Version] = []
         self._last_number = 0
-        # wrapt proxies made by hookreload.live(), pushed at every switch.
-        self.followers: weakref.WeakSet[Any] = weakref.WeakSet()
+        # wrapt proxies made by hookreload.live(), pushed at every switch. By
+        # id, not in a WeakSet: a proxy hashes and compares as its target.
+        self._followers: dict[int, weakref.ref[Any]] = {}
 
     @property
     def proxy(self) -> types.ModuleType:
@@ -107,6 +108,19 @@ class ModuleRecord:
         module = self.live.module
         assert module is not None  # the live version is never released
         return module
+
+    def add_follower(self, ref: Any) -> None:
+        key = id(ref)
+        followers = self._followers
+
+        def forget(_: object) -> None:
+            followers.pop(key, None)
+
+        followers[key] = weakref.ref(ref, forget)
+
+    def followers(self) -> list[Any]:
+        alive = (ref() for ref in list(self._followers.values()))
+        return [ref for ref in alive if ref is not None]
 
     def next_number(self) -> int:
         self._last_number += 1
