@@ -10,6 +10,7 @@ import weakref
 
 from . import _policy
 from ._errors import NotProxiedError
+from ._reclaim import reclaim
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,8 +53,12 @@ class Version:
         self.duration_s = duration_s
 
     def release(self) -> None:
+        """Forget the version's module; free its namespace now if nothing uses it."""
+        handover = [self.module] if self.module is not None else []
         self.module = None
         self.code = None
+        if handover:
+            reclaim(handover)
 
     def __repr__(self) -> str:
         state = "" if self.module is not None else " released"
