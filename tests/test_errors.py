@@ -257,18 +257,12 @@ def test_failed_first_import_is_not_a_proxy(project: Project, hook: hookreload.H
     assert hookreload.is_proxy(project.load("broken"))
 
 
-def test_unreadable_source_at_first_import_is_left_alone(
-    project: Project, hook: hookreload.Hook, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_source_gone_right_after_import(project: Project, hook: hookreload.Hook) -> None:
     path = project.write("mod2.py", "X = 1\n")
-    real_open = open
-
-    def deny(name: object, *args: object, **kwargs: object) -> object:
-        if str(name) == str(path) and args and args[0] == "rb":
-            raise PermissionError(13, "Permission denied")
-        return real_open(name, *args, **kwargs)  # type: ignore[call-overload]
-
-    monkeypatch.setattr("hookreload._loader.open", deny, raising=False)
     mod = project.load("mod2")
-    assert mod.X == 1
-    assert not hookreload.is_proxy(mod)
+    path.unlink()
+    assert hookreload.is_proxy(mod)
+    with pytest.raises(hookreload.ReloadError, match="source file is gone"):
+        hookreload.reload(mod)
+    [version] = hookreload.versions(mod)
+    assert version.source_hash == "changed-since-import"

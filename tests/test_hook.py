@@ -294,9 +294,10 @@ def test_unsupported_interpreters_are_refused(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_unexpected_module_layout_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_proxy, "_capi", None)
     monkeypatch.setattr(_proxy, "_DICT_OFFSET", _proxy._DICT_OFFSET + 8)
     with pytest.raises(hookreload.HookreloadError, match="module object layout"):
-        hookreload.install()
+        _proxy.share_namespace(types.ModuleType("a"), {})
 
 
 class _ObjectLoader(_ExecOnlyLoader):
@@ -316,3 +317,32 @@ def test_non_module_objects_are_loaded_but_not_proxied(project: Project) -> None
     assert isinstance(odd, types.SimpleNamespace)
     assert odd.EXEC_ONLY is True
     assert not hookreload.is_proxy(odd)
+
+
+class _PhantomLoader(importlib.abc.Loader):
+    """A loader that names a source file that is not there (generated code)."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.GENERATED = True
+
+
+def test_modules_whose_source_file_is_missing_load_unproxied(project: Project) -> None:
+    name = project.name("phantom")
+    origin = str(project.path("phantom.py"))  # never written
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(
+            self, fullname: str, path: object = None, target: object = None
+        ) -> importlib.machinery.ModuleSpec | None:
+            if fullname != name:
+                return None
+            return importlib.util.spec_from_file_location(name, origin, loader=_PhantomLoader())
+
+    sys.meta_path.insert(0, Finder())
+    with hookreload.install(include=[project.package]):
+        phantom = project.load("phantom")
+    assert phantom.GENERATED is True
+    assert not hookreload.is_proxy(phantom)

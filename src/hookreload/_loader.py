@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 import types
 
 from . import _log
-from ._proxy import share_namespace
-from ._reload import digest, reload_record
+from ._digest import signature_of
+from ._reload import reload_record
 from ._versions import ModuleRecord, Version, record_of, register, unregister
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from typing import Any
+
+
+_real_dirs: dict[str, str] = {}
+
+
+def _real_file(path: str) -> str:
+    """``os.path.realpath`` of a file that is not a link, resolving its folder once."""
+    folder, name = os.path.split(path)
+    real = _real_dirs.get(folder)
+    if real is None:
+        real = _real_dirs[folder] = os.path.realpath(folder)
+    return os.path.join(real, name)
 
 
 class HookLoader:
@@ -26,11 +39,14 @@ class HookLoader:
     ``importlib.resources`` work as without hookreload.
     """
 
-    def __init__(self, wrapped: Any, keep: int) -> None:
+    def __init__(self, wrapped: Any, keep: int, hash_at_import: bool = False) -> None:
         if not hasattr(wrapped, "exec_module"):
             raise TypeError(f"hookreload can only wrap loaders with exec_module(), not {wrapped!r}")
         self.wrapped = wrapped
         self.keep = keep
+        # Hashing a source costs a read; done lazily unless a watcher needs
+        # to tell a touch from an edit from the first event on.
+        self.hash_at_import = hash_at_import
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wrapped, name)
@@ -59,9 +75,10 @@ class HookLoader:
         assert spec.origin is not None
         path = spec.origin
         try:
-            with open(path, "rb") as f:
-                source_hash = digest(f.read())
-            real_path = os.path.realpath(path)
+            st = os.lstat(path)
+            real_path = os.path.realpath(path) if stat.S_ISLNK(st.st_mode) else _real_file(path)
+            if real_path != path:
+                st = os.stat(path)
         except OSError:
             # Nothing to reload from later: load it as a plain module.
             self.wrapped.exec_module(module)
@@ -78,24 +95,22 @@ class HookLoader:
         if sys.modules.get(spec.name) is not module:
             # The module replaced its own sys.modules entry: respect that.
             unregister(module)
-            _log.logger().debug("not proxying %s: it replaced itself in sys.modules", spec.name)
+            _log.debug("not proxying %s: it replaced itself in sys.modules", spec.name)
             return
-        version_module = types.ModuleType(spec.name)
-        share_namespace(version_module, module.__dict__)
-        if type(module) is not types.ModuleType:
-            # It set sys.modules[__name__].__class__; its version must match.
-            version_module.__class__ = type(module)
         record.push(
             Version(
                 spec.name,
                 record.next_number(),
-                version_module,
-                source_hash,
+                None,
+                None,
                 None,
                 time.perf_counter() - start,
+                (path, signature_of(st)),
             )
         )
-        _log.logger().debug("proxied %s from %s", spec.name, path)
+        if self.hash_at_import:
+            record.live.source_hash  # noqa: B018 - computed now, while the file is as imported
+        _log.debug("proxied %s from %s", spec.name, path)
 
     def _reload_for_importlib(self, record: ModuleRecord, module: types.ModuleType) -> None:
         # importlib.reload(proxy) lands here after it overwrote __spec__ and

@@ -47,16 +47,25 @@ def _top(name: str) -> str:
     return name.partition(".")[0]
 
 
-def _compile(patterns: tuple[str, ...]) -> Callable[[str], object]:
-    """One matcher for all patterns; "pkg" also matches "pkg.*": naming a package names all of it."""
-    if not patterns:
-        return lambda name: None
+def _compile(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """One matcher for all patterns; "pkg" also matches "pkg.*": naming a package names all of it.
+
+    It runs for every import, so plain names are matched as strings and only
+    wildcard patterns go through a regular expression.
+    """
+    names = tuple(p for p in patterns if not any(c in p for c in "*?["))
+    prefixes = tuple(p + "." for p in names)
+    wild = tuple(p for p in patterns if p not in names)
+    if not wild:
+        return lambda name: name in names or name.startswith(prefixes)
     import fnmatch  # here: it pulls in re, and only install() needs it
     import re
 
-    alternatives = [fnmatch.translate(p) for p in patterns]
-    alternatives += [fnmatch.translate(p + ".*") for p in patterns]
-    return re.compile("|".join(f"(?:{a})" for a in alternatives)).match
+    alternatives = [fnmatch.translate(p) for p in wild] + [
+        fnmatch.translate(p + ".*") for p in wild
+    ]
+    match = re.compile("|".join(f"(?:{a})" for a in alternatives)).match
+    return lambda name: name in names or name.startswith(prefixes) or match(name) is not None
 
 
 def _normalise(patterns: Iterable[str] | str | None, what: str) -> tuple[str, ...] | None:
@@ -74,10 +83,8 @@ def _normalise(patterns: Iterable[str] | str | None, what: str) -> tuple[str, ..
 
 
 def _denied(name: str) -> str | None:
-    for denied, reason in DENY_LIST.items():
-        if name == denied or name.startswith(denied + "."):
-            return reason
-    return None
+    # Every entry is a top-level name, so one lookup covers a whole package.
+    return DENY_LIST.get(_top(name))
 
 
 def is_stdlib_file(path: str) -> bool:

@@ -35,7 +35,10 @@ _DICT_OFFSET = object.__basicsize__
 
 
 class _CApi:
-    """ctypes, loaded on first use: ``import hookreload`` must stay cheap."""
+    """ctypes, loaded at the first version switch: imports and install() stay cheap.
+
+    Checks on the way that the module object layout is the one we write to.
+    """
 
     def __init__(self) -> None:
         import ctypes
@@ -47,6 +50,12 @@ class _CApi:
         self.decref = ctypes.pythonapi.Py_DecRef
         self.decref.argtypes = [ctypes.py_object]
         self.decref.restype = None
+        probe = types.ModuleType("hookreload_probe")
+        if self.slot.from_address(id(probe) + _DICT_OFFSET).value != id(probe.__dict__):
+            raise HookreloadError(
+                "unexpected module object layout on this Python build; "
+                "please report it with the output of `python -VV`"
+            )
 
 
 _capi: _CApi | None = None
@@ -68,12 +77,6 @@ def check_supported() -> None:
     if not gil_enabled():
         raise HookreloadError(
             "hookreload needs the GIL; run with PYTHON_GIL=1 on a free-threaded build"
-        )
-    probe = types.ModuleType("hookreload_probe")
-    if _api().slot.from_address(id(probe) + _DICT_OFFSET).value != id(probe.__dict__):
-        raise HookreloadError(
-            "unexpected module object layout on this Python build; "
-            "please report it with the output of `python -VV`"
         )
 
 
@@ -221,3 +224,13 @@ class Switch:
     def _close(self, cls: type) -> None:
         _set_class(self.proxy, cls)
         _windows.pop(id(self.proxy), None)
+
+
+def version_of(proxy: types.ModuleType) -> types.ModuleType:
+    """A new module object sharing the proxy's namespace and class: its live version's."""
+    module = types.ModuleType(proxy.__name__)
+    share_namespace(module, _module_dict(proxy))
+    if type(proxy) is not types.ModuleType:
+        # It set sys.modules[__name__].__class__; its version must match.
+        module.__class__ = type(proxy)
+    return module

@@ -11,12 +11,14 @@ other modules, foreign classes and foreign functions), the references that
 come from inside; an object with more references than that is used from
 outside, and so is everything it reaches. If the namespace is not reached
 that way, nothing alive can use it and it is cleared, which breaks the cycle
-and lets reference counting free its contents. When in doubt it keeps
+and lets reference counting free its contents (and its classes, which the
+collector still frees, are emptied of what they hold). When in doubt it keeps
 everything: a reference that is not seen counts as a use from outside.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 import types
@@ -87,10 +89,27 @@ def reclaim(handover: list[types.ModuleType]) -> bool:
     namespace_id = id(handover[0].__dict__)
     objects = _collect(handover.pop())
     roots = _used_from_outside(objects, _inside_counts(objects))
-    if namespace_id in _reached(objects, roots):
+    reached = _reached(objects, roots)
+    if namespace_id in reached:
         return False
+    # Classes are always in cycles (through __mro__) and stay for the
+    # collector; empty them too, so the data they hold goes now.
+    classes = [obj for key, obj in objects.items() if key not in reached and isinstance(obj, type)]
     namespace = objects[namespace_id]
     objects.clear()
     assert isinstance(namespace, dict)
     namespace.clear()
+    for cls in classes:
+        _empty(cls)
     return True
+
+
+def _empty(cls: type) -> None:
+    for attr in list(vars(cls)):
+        if attr not in _KEEP:
+            with contextlib.suppress(AttributeError, TypeError):  # read-only ones stay
+                delattr(cls, attr)
+
+
+# What a class needs to stay a well-formed object until the collector frees it.
+_KEEP = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"})

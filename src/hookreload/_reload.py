@@ -7,6 +7,7 @@ import time
 import types
 
 from . import _log
+from ._digest import digest
 from ._errors import ReloadError
 from ._events import ReloadEvent, emit
 from ._live import follow
@@ -16,12 +17,6 @@ from ._versions import ModuleRecord, Version
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-
-def digest(data: bytes) -> str:
-    import hashlib  # here, not at the top: `import hookreload` stays cheap
-
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _fail(record: ModuleRecord, what: str, lineno: int | None = None) -> ReloadError:

@@ -9,7 +9,9 @@ import types
 import weakref
 
 from . import _policy
+from ._digest import Signature, digest_if_unchanged
 from ._errors import NotProxiedError
+from ._proxy import version_of
 from ._reclaim import reclaim
 
 TYPE_CHECKING = False
@@ -31,26 +33,38 @@ class Version:
         module: its own module object; ``None`` once the version was released.
     """
 
-    __slots__ = ("code", "duration_s", "loaded_at", "module", "name", "number", "source_hash")
+    __slots__ = ("_hash", "_origin", "code", "duration_s", "loaded_at", "module", "name", "number")
 
     def __init__(
         self,
         name: str,
         number: int,
-        module: types.ModuleType,
-        source_hash: str,
+        module: types.ModuleType | None,
+        source_hash: str | None,
         code: types.CodeType | None,
         duration_s: float,
+        origin: tuple[str, Signature] | None = None,
     ) -> None:
         self.name = name
         self.number = number
-        self.module: types.ModuleType | None = module
-        self.source_hash = source_hash
+        # None for version 1 until something needs it (see ModuleRecord.live_module).
+        self.module = module
+        self._hash = source_hash
+        # Version 1 is hashed on first use, not at import (imports stay cheap):
+        # its file and stat signature then.
+        self._origin = origin
         # Kept so that reloading an unchanged file can skip compiling: keyed
         # by content, it can never be stale.
         self.code = code
         self.loaded_at = time.time()
         self.duration_s = duration_s
+
+    @property
+    def source_hash(self) -> str:
+        if self._hash is None:
+            assert self._origin is not None
+            self._hash = digest_if_unchanged(*self._origin)
+        return self._hash
 
     def release(self) -> None:
         """Forget the version's module; free its namespace now if nothing uses it."""
@@ -110,9 +124,14 @@ class ModuleRecord:
         return self.history[-1]
 
     def live_module(self) -> types.ModuleType:
-        module = self.live.module
-        assert module is not None  # the live version is never released
-        return module
+        live = self.live
+        if live.module is None:
+            # Version 1's own module object, made on first need rather than at
+            # every import; under the lock, so never while a switch is open.
+            with self.lock:
+                if live.module is None:
+                    live.module = version_of(self.proxy)
+        return live.module
 
     def add_follower(self, ref: Any) -> None:
         key = id(ref)
