@@ -9,10 +9,10 @@ import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
+from tests.conftest import Project
 
 import hookreload
 from hookreload._reclaim import reclaim
-from tests.conftest import Project
 
 SOURCE = """
 import functools, logging
@@ -47,9 +47,9 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _three_versions(project: Project, keep: Callable[[types.ModuleType], object]) -> tuple[
-    object, weakref.ref[object]
-]:
+def _three_versions(
+    project: Project, keep: Callable[[types.ModuleType], object]
+) -> tuple[object, weakref.ref[object]]:
     """Import, let ``keep`` take what the program holds of version 1, then release it."""
     project.write("mod.py", SOURCE)
     mod = project.load("mod")
@@ -79,7 +79,7 @@ def test_unused_version_is_freed_without_the_collector(
         ("a partial", lambda m: m.PARTIAL, lambda held: held()),
         ("its namespace", lambda m: vars(m), lambda held: held["size"]()),
         ("the old module", lambda m: hookreload.current(m), lambda held: held.size()),
-        ("a closure", lambda m: (lambda f=m.size: f()), lambda held: held()),
+        ("a closure", lambda m: lambda f=m.size: f(), lambda held: held()),
     ],
 )
 def test_a_version_still_used_is_kept_whole(
