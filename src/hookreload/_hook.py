@@ -12,6 +12,10 @@ from ._finder import HookFinder
 from ._policy import Policy
 from ._proxy import check_supported
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._watch import ReloadIn, Watcher
+
 
 class Hook:
     """The installed import hook, as returned by :func:`hookreload.install`.
@@ -25,12 +29,25 @@ class Hook:
         True
     """
 
-    def __init__(self, policy: Policy, *, watch: bool, patch: bool, keep: int) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        watch: bool,
+        patch: bool,
+        keep: int,
+        poll: bool | float | None = None,
+        reload_in: ReloadIn = "thread",
+    ) -> None:
         self.policy = policy
         self.watch = watch
         self.patch = patch
         self.keep = keep
-        self.finder = HookFinder(policy, keep)
+        self.poll = poll
+        self.reload_in = reload_in
+        self.finder = HookFinder(policy, keep, hash_at_import=watch)
+        # The running watcher, with watch=True.
+        self.watcher: Watcher | None = None
 
     @property
     def include(self) -> tuple[str, ...] | None:
@@ -44,8 +61,8 @@ class Hook:
     def installed(self) -> bool:
         return self.finder in sys.meta_path
 
-    def _options(self) -> tuple[Policy, bool, bool, int]:
-        return (self.policy, self.watch, self.patch, self.keep)
+    def _options(self) -> tuple[object, ...]:
+        return (self.policy, self.watch, self.patch, self.keep, self.poll, self.reload_in)
 
     def __repr__(self) -> str:
         state = "installed" if self.installed else "uninstalled"
@@ -55,7 +72,7 @@ class Hook:
         )
 
     def uninstall(self) -> None:
-        """Remove the finder. Proxies already made keep working."""
+        """Remove the finder and stop watching. Proxies already made keep working."""
         global _active
         with _lock:
             while self.finder in sys.meta_path:
@@ -63,7 +80,11 @@ class Hook:
             if _active is self:
                 _active = None
                 _policy.active = None
-        _log.logger().debug("hookreload uninstalled")
+            watcher, self.watcher = self.watcher, None
+        if watcher is not None:
+            # Outside the lock: the thread may be reloading a module that calls install().
+            watcher.stop()
+        _log.debug("hookreload uninstalled")
 
     def __enter__(self) -> Hook:
         return self
@@ -88,16 +109,30 @@ def install(
     watch: bool = False,
     patch: bool = False,
     keep: int = 2,
+    poll: bool | float | None = None,
+    reload_in: ReloadIn = "thread",
 ) -> Hook:
     global _active
     check_supported()
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
         raise ValueError(f"keep must be a whole number of versions, 1 or more; got {keep!r}")
     if watch:
-        raise NotImplementedError("watch=True is not available yet: call hookreload.reload()")
+        from . import _watch  # on first use: keeps `import hookreload` cheap
+
+        # Checked before anything changes; HOOKRELOAD_POLL is read here.
+        settings = _watch.Settings(_watch.poll_interval(poll), reload_in)
+    elif poll is not None or reload_in != "thread":
+        raise ValueError("poll= and reload_in= only apply with watch=True")
     if patch:
         raise NotImplementedError("patch=True is not available yet")
-    hook = Hook(Policy(include, exclude), watch=watch, patch=patch, keep=keep)
+    hook = Hook(
+        Policy(include, exclude),
+        watch=watch,
+        patch=patch,
+        keep=keep,
+        poll=poll,
+        reload_in=reload_in,
+    )
     with _lock:
         if _active is not None:
             if _active._options() == hook._options():
@@ -109,7 +144,9 @@ def install(
         sys.meta_path.insert(0, hook.finder)
         _active = hook
         _policy.active = hook.policy
-    _log.logger().debug("hookreload installed: %r", hook)
+        if watch:
+            hook.watcher = _watch.start(settings)
+    _log.debug("hookreload installed: %r", hook)
     return hook
 
 

@@ -1,0 +1,452 @@
+"""The watcher: reloads proxied modules whose source changed, in a thread, at safe points or on a loop.
+
+Pipeline: a backend (OS events or polling, ``_watch_backend``) reports paths
+that may have changed; a :class:`~hookreload._changes.Debouncer` waits for
+multi-step saves to finish; a content hash decides which modules really
+changed; they reload as one batch, in order. Where the reload runs is the
+``reload_in`` setting: the watcher thread, the program's own calls to
+``reload_changed()``, or an asyncio event loop.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+
+from . import _log
+from ._changes import Debouncer, reload_order
+from ._digest import digest
+from ._errors import ReloadError
+from ._events import ReloadEvent
+from ._reload import reload_record
+from ._sources import Sources
+from ._versions import ModuleRecord
+from ._watch_backend import BackendUnavailable, EventsBackend, PollingBackend, Signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Iterable
+    from typing import Literal
+
+    from ._watch_backend import Backend
+
+    ReloadIn = Literal["thread", "safe-points"] | asyncio.AbstractEventLoop
+
+POLL_ENV = "HOOKRELOAD_POLL"
+DEFAULT_POLL_INTERVAL = 0.5
+# Quiet time before a batch is read: editors finish a save well within it, and
+# it is most of the edit-to-reload latency (see benchmarks/watch_latency.py).
+DEFAULT_DEBOUNCE = 0.005
+# How long a file may stay missing or emptied before that is taken as meant.
+DEFAULT_HOLD = 0.5
+THREAD_NAME = "hookreload-watcher"
+_RELOAD_IN = ("thread", "safe-points")
+
+
+class Settings:
+    """How a watcher runs.
+
+    Args:
+        poll: seconds between polls, or ``None`` to use OS file events.
+        reload_in: ``"thread"`` (the watcher thread reloads), ``"safe-points"``
+            (only ``reload_changed()`` reloads) or an asyncio event loop (the
+            reloads run on it).
+        debounce: quiet time in seconds before a batch of changes is read.
+        hold: longest time a missing or emptied file is waited on.
+    """
+
+    __slots__ = ("debounce", "hold", "poll", "reload_in")
+
+    def __init__(
+        self,
+        poll: float | None = None,
+        reload_in: ReloadIn = "thread",
+        debounce: float = DEFAULT_DEBOUNCE,
+        hold: float = DEFAULT_HOLD,
+    ) -> None:
+        check_reload_in(reload_in)
+        self.poll = poll
+        self.reload_in = reload_in
+        self.debounce = debounce
+        self.hold = hold
+
+    def __repr__(self) -> str:
+        how = "events" if self.poll is None else f"polling every {self.poll:g} s"
+        return f"<Settings {how}, reload_in={self.reload_in!r}>"
+
+    def backend(self) -> Backend:
+        if self.poll is None:
+            return EventsBackend(step=self.debounce)
+        return PollingBackend(self.poll)
+
+
+def check_reload_in(value: object) -> None:
+    """Raise unless ``value`` is ``"thread"``, ``"safe-points"`` or an event loop."""
+    if isinstance(value, str):
+        if value not in _RELOAD_IN:
+            raise ValueError(
+                f"reload_in must be 'thread', 'safe-points' or an asyncio event loop, not {value!r}"
+            )
+    elif not callable(getattr(value, "call_soon_threadsafe", None)):
+        raise TypeError(
+            f"reload_in must be 'thread', 'safe-points' or an asyncio event loop, "
+            f"not {type(value).__name__}"
+        )
+
+
+def poll_interval(poll: bool | float | None) -> float | None:
+    """The polling interval ``install(poll=...)`` asks for; ``None`` for OS events.
+
+    ``None`` defers to the ``HOOKRELOAD_POLL`` environment variable: unset,
+    ``0``, ``false``, ``no`` or ``off`` for events; ``1``, ``true``, ``yes`` or
+    ``on`` to poll every 0.5 s; any other number for that interval in seconds.
+    """
+    if poll is None:
+        return _poll_from_env()
+    if poll is True:
+        return DEFAULT_POLL_INTERVAL
+    if poll is False:
+        return None
+    if isinstance(poll, (int, float)) and math.isfinite(poll) and poll > 0:
+        return float(poll)
+    raise ValueError(f"poll must be True, False, None or a number of seconds above 0, not {poll!r}")
+
+
+def _poll_from_env() -> float | None:
+    raw = os.environ.get(POLL_ENV, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return DEFAULT_POLL_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value == 0:
+        return None
+    if math.isfinite(value) and value > 0:
+        return value
+    # A typo in the environment must not stop the program: say so and use events.
+    _log.logger().warning(
+        "hookreload: ignoring %s=%r: use 1 to poll every %g s, a number of seconds, "
+        "or 0 for file events",
+        POLL_ENV,
+        raw,
+        DEFAULT_POLL_INTERVAL,
+    )
+    return None
+
+
+class Watcher:
+    """Watches the source files of the proxied modules and reloads those that changed.
+
+    Made and started by ``install(watch=True)``; ``stop()`` ends its thread.
+
+    Args:
+        settings: how it runs.
+        backend: where it hears of changes (tests pass a fake); by default
+            the one ``settings`` asks for.
+        sources: the watched files (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend | None = None,
+        sources: Sources | None = None,
+    ) -> None:
+        self.settings = settings
+        self.backend = settings.backend() if backend is None else backend
+        self.sources = Sources() if sources is None else sources
+        self.debouncer = Debouncer(settings.debounce, settings.hold)
+        self._signal = Signal()
+        self._thread: threading.Thread | None = None
+        # Paths ready to reload, for reload_changed() (safe points, loop).
+        self._pending: dict[str, None] = {}
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self._loop_closed_logged = False
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<hookreload Watcher {state} {self.backend!r} reload_in={self.settings.reload_in!r}>"
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    @property
+    def pending(self) -> list[str]:
+        """The changed files waiting for ``reload_changed()`` (safe points, loop)."""
+        with self._lock:
+            return list(self._pending)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a watcher starts once; make a new one")
+        # What the thread would otherwise import while the program imports too:
+        # importlib.invalidate_caches() in one thread fails ("dictionary changed
+        # size during iteration") while another adds to sys.path_importer_cache.
+        _log.logger()
+        digest(b"")
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare()
+            except BackendUnavailable as exc:
+                self._fall_back(exc)
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop watching and wait for the thread to end; safe to call twice."""
+        global _current
+        self._signal.stop()
+        with _current_lock:
+            if _current is self:
+                _current = None
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            # Called from a reload the watcher runs (a module or a callback
+            # uninstalling): the thread ends when that reload returns.
+            return
+        thread.join(timeout)
+        if thread.is_alive():  # pragma: no cover - a module's code hangs while reloading
+            _log.logger().warning(
+                "hookreload: the watcher thread did not stop within %g s: a reload is still "
+                "running; it stops when that returns",
+                timeout,
+            )
+
+    def notice(self, record: ModuleRecord) -> None:
+        """A module was just imported: watch its directory now rather than at the next tick."""
+        if self.sources.note(record):
+            self._signal.request_restart()
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._signal.stopped:
+            try:
+                self._serve()
+                backoff = 1.0
+            except BackendUnavailable as exc:
+                self._fall_back(exc)
+            except BaseException:
+                # Never let the watcher die silently, nor spin on a lasting fault.
+                _log.logger().exception(
+                    "hookreload: the watcher failed; starting it again in %g s", backoff
+                )
+                self._signal.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        _log.debug("hookreload watcher stopped")
+
+    def _fall_back(self, reason: BackendUnavailable) -> None:
+        interval = self.settings.poll or DEFAULT_POLL_INTERVAL
+        _log.logger().warning(
+            "hookreload: file events are not available (%s); polling every %g s instead",
+            reason,
+            interval,
+        )
+        self.backend = PollingBackend(interval)
+
+    def _serve(self) -> None:
+        sources = self.sources
+        for batch in self.backend.batches(sources, self._signal, self.debouncer.quiet_until):
+            if self._signal.stopped:
+                return
+            paths = [sources.resolve(path) for path in batch.paths]
+            self.debouncer.add([path for path in paths if path is not None], batch.at)
+            ready = self.debouncer.take(time.monotonic(), sources.unsettled)
+            if ready:
+                self._deliver(ready)
+
+    def _deliver(self, paths: list[str]) -> None:
+        reload_in = self.settings.reload_in
+        if reload_in == "thread":
+            reload_paths(self.sources, paths, contain=True)
+            return
+        # Collect only what really changed, so that `pending` means something
+        # and an event loop is not woken for a touch; reload_changed() checks
+        # again, as the file may change once more before it runs.
+        paths = [path for path in paths if _differs(self.sources, path)]
+        if not paths:
+            return
+        with self._lock:
+            self._pending.update(dict.fromkeys(paths))
+        if reload_in != "safe-points":
+            self._schedule(reload_in)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._scheduled:
+            return
+        self._scheduled = True
+        try:
+            loop.call_soon_threadsafe(self._reload_on_loop)
+        except RuntimeError as exc:
+            # The loop is closed: keep the changes for reload_changed().
+            self._scheduled = False
+            if not self._loop_closed_logged:
+                self._loop_closed_logged = True
+                _log.logger().warning(
+                    "hookreload: cannot reload on the event loop (%s); changes wait for "
+                    "hookreload.reload_changed()",
+                    exc,
+                )
+
+    def _reload_on_loop(self) -> None:
+        self._scheduled = False
+        if not self._signal.stopped:
+            self.reload_pending()
+
+    def reload_pending(self) -> list[ReloadEvent]:
+        """Reload, in this thread, what the watcher collected; see ``reload_changed()``."""
+        if not self._pending:  # the common case costs no lock
+            return []
+        with self._lock:
+            paths = list(self._pending)
+            self._pending.clear()
+        return reload_paths(self.sources, paths)
+
+
+_current: Watcher | None = None
+_current_lock = threading.Lock()
+
+
+def start(settings: Settings) -> Watcher:
+    """Make the watcher for ``settings``, start its thread and make it the current one."""
+    global _current
+    watcher = Watcher(settings)
+    with _current_lock:
+        previous, _current = _current, watcher
+    if previous is not None:
+        previous.stop()
+    watcher.start()
+    return watcher
+
+
+def current() -> Watcher | None:
+    return _current
+
+
+def notice(record: ModuleRecord) -> None:
+    """Tell the current watcher that ``record``'s module was just imported (for the loader)."""
+    watcher = _current
+    if watcher is not None:
+        watcher.notice(record)
+
+
+def _differs(sources: Sources, path: str) -> bool:
+    """Whether a module of ``path`` would reload: its content differs, or it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            source_hash = digest(f.read())
+    except OSError:
+        return True
+    return any(r.history and r.live.source_hash != source_hash for r in sources.records(path))
+
+
+def changed_records(sources: Sources, paths: Iterable[str]) -> list[ModuleRecord]:
+    """The modules loaded from ``paths`` whose file's content differs from their live version.
+
+    A file that cannot be read counts once (its reload attempt reports why,
+    in the log and to ``on_reload`` callbacks), then not again until it can
+    be read.
+    """
+    changed: list[ModuleRecord] = []
+    for path in paths:
+        records = sources.records(path)
+        if not records:
+            continue
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            if sources.mark_gone(path):
+                changed.extend(r for r in records if r.history)
+            continue
+        if sources.mark_present(path):
+            _log.logger().info("hookreload: %s is back", path)
+        source_hash = digest(data)
+        changed.extend(r for r in records if r.history and r.live.source_hash != source_hash)
+    return changed
+
+
+def reload_paths(
+    sources: Sources, paths: Iterable[str], *, contain: bool = False
+) -> list[ReloadEvent]:
+    """Reload the modules of ``paths`` whose content changed, as one batch, in order.
+
+    Never raises for a module's reload error: ``reload_record`` already logged
+    it and sent it to the ``on_reload`` callbacks; it is in the result too.
+
+    Args:
+        contain: also catch ``BaseException`` (a module raising
+            ``KeyboardInterrupt`` while executing): in the watcher thread
+            nothing may escape.
+    """
+    changed = changed_records(sources, paths)
+    if not changed:
+        return []
+    by_name = {record.name: record for record in changed}
+    results = []
+    for name in reload_order(sources.order_keys(changed)):
+        record = by_name[name]
+        start_time = time.perf_counter()
+        try:
+            version = reload_record(record)
+        except ReloadError as error:
+            results.append(ReloadEvent(name, None, error, time.perf_counter() - start_time))
+        except ReferenceError:
+            continue  # the module itself is gone meanwhile
+        except BaseException as exc:
+            if not contain:
+                raise
+            _log.logger().error(
+                "hookreload: reloading %r raised %s; keeping version %d",
+                name,
+                type(exc).__name__,
+                record.live.number,
+            )
+        else:
+            results.append(ReloadEvent(name, version, None, time.perf_counter() - start_time))
+    return results
+
+
+class _Scan:
+    """What ``reload_changed()`` remembers between calls when no watcher runs."""
+
+    def __init__(self) -> None:
+        self.sources = Sources()
+        # quiet=0: the caller chose the moment; only half-saved files wait.
+        self.debouncer = Debouncer(0.0, DEFAULT_HOLD)
+        self.lock = threading.Lock()
+
+    def changed_paths(self) -> list[str]:
+        with self.lock:
+            self.sources.refresh()
+            now = time.monotonic()
+            self.debouncer.add(self.sources.restat(), now)
+            return self.debouncer.take(now, self.sources.unsettled)
+
+
+_scan: _Scan | None = None
+
+
+def reload_changed() -> list[ReloadEvent]:
+    """See :func:`hookreload.reload_changed`."""
+    global _scan
+    watcher = _current
+    if watcher is not None:
+        return watcher.reload_pending()
+    if _scan is None:
+        _scan = _Scan()
+    return reload_paths(_scan.sources, _scan.changed_paths())

@@ -1,0 +1,272 @@
+"""Where the watcher hears of changes: OS file events through watchfiles, or stat polling.
+
+A backend turns the file system into a stream of :class:`Batch` objects, each
+the paths that may have changed and when. Whether they really changed (their
+content hash) and when to reload them is decided downstream; a backend only
+has to never *miss* a change. Tests replace it with a fake that yields
+batches on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from . import _log
+from ._sources import MARGIN_NS, Sources
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any, Protocol
+
+    class Backend(Protocol):
+        name: str
+
+        def batches(
+            self, sources: Sources, signal: Signal, due: Callable[[], float | None]
+        ) -> Iterator[Batch]: ...
+
+
+class Batch:
+    """Paths that may have changed, and when (``time.monotonic()``) they were last seen changing.
+
+    An empty batch is a tick: it lets the watcher look at held paths again.
+    """
+
+    __slots__ = ("at", "paths")
+
+    def __init__(self, paths: Sequence[str], at: float) -> None:
+        self.paths = paths
+        self.at = at
+
+    def __repr__(self) -> str:
+        return f"<Batch {list(self.paths)!r} at {self.at:.3f}>"
+
+
+class BackendUnavailable(Exception):
+    """File events cannot be used here; the watcher falls back to polling."""
+
+
+class Signal:
+    """Stop and wake-up requests for the watcher thread.
+
+    It is also the ``stop_event`` handed to watchfiles, which calls
+    ``is_set()`` at every step: it answers True to stop, and to restart the
+    watch over directories that were not watched yet, but not sooner than
+    ``restart_after`` (``time.monotonic()``): a program importing from a new
+    directory every few milliseconds at start-up must not restart the watch
+    each time.
+    """
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self.restart = False
+        self.restart_after = 0.0
+
+    def is_set(self) -> bool:
+        if self._stopped.is_set():
+            return True
+        return self.restart and time.monotonic() >= self.restart_after
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+
+    def request_restart(self) -> None:
+        self.restart = True
+        self._wake.set()
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds; a stop or restart request ends it early."""
+        if self._wake.wait(timeout):
+            self._wake.clear()
+
+
+class EventsBackend:
+    """OS file events (inotify, FSEvents, ReadDirectoryChangesW) through ``watchfiles.watch()``.
+
+    It watches the directories holding the watched files, each on its own
+    (not recursively), and restarts the watch when modules from new
+    directories are imported. Files that changed while a directory was not
+    covered yet (between an import and the restart) are found by their
+    change time and reported with the first batch of the new watch.
+
+    Args:
+        step: quiet time in seconds: watchfiles returns a batch once no new
+            change arrived for a step (so editors' multi-step saves come as
+            one batch); the main part of the edit-to-reload latency, and of
+            the idle cost (watchfiles wakes up once per step).
+        group: longest time in seconds one batch may keep growing while
+            changes keep arriving.
+        wake: how often the watcher thread runs when nothing happens (to look
+            at held paths again, and to check the files a restart may have
+            missed soon after it).
+        tick: how often the watcher takes in newly imported modules when no
+            change comes (it also does at every change). Listing thousands
+            of modules costs about a millisecond, so not at every wake.
+        pace: shortest time between two restarts of the watch.
+    """
+
+    name = "events"
+
+    def __init__(
+        self,
+        step: float = 0.005,
+        group: float = 0.1,
+        wake: float = 0.05,
+        tick: float = 1.0,
+        pace: float = 0.1,
+    ) -> None:
+        self.step = step
+        self.group = group
+        self.wake = wake
+        self.tick = tick
+        self.pace = pace
+
+    def __repr__(self) -> str:
+        return f"<EventsBackend step={self.step * 1000:g} ms>"
+
+    def prepare(self) -> None:
+        """Import watchfiles now, in the thread that starts the watcher.
+
+        Raises:
+            BackendUnavailable: it cannot be imported.
+        """
+        _watchfiles_watch()
+
+    def batches(
+        self, sources: Sources, signal: Signal, due: Callable[[], float | None]
+    ) -> Iterator[Batch]:
+        """Batches of changed paths until ``signal`` stops; ``due`` is not needed here."""
+        watch = _watchfiles_watch()
+        # From when changes may have gone unseen: everything, before the first watch.
+        since_ns = 0
+        while not signal.stopped:
+            signal.restart = False
+            refreshed_before = sources.refreshed_ns
+            sources.refresh()
+            present, missing = sources.directories()
+            if not present:
+                # Nothing to watch yet (no module imported): cheap to look again soon.
+                yield Batch((), time.monotonic())
+                signal.wait(self.wake)
+                continue
+            watched = set(present)
+            signal.restart_after = time.monotonic() + self.pace
+            _log.debug(
+                "hookreload: watching %d files in %d directories", len(sources), len(present)
+            )
+            changes_iter = watch(
+                *present,
+                watch_filter=None,
+                debounce=_ms(self.group),
+                step=_ms(self.step),
+                stop_event=signal,
+                rust_timeout=_ms(self.wake),
+                yield_on_timeout=True,
+                recursive=False,
+                raise_interrupt=False,
+            )
+            first = True
+            next_tick = time.monotonic() + self.tick
+            try:
+                for changes in changes_iter:
+                    now = time.monotonic()
+                    paths = [path for _, path in changes]
+                    moved = any(change == _DELETED and path in watched for change, path in changes)
+                    if first or changes or now >= next_tick:
+                        next_tick = now + self.tick
+                        refreshed_before = sources.refreshed_ns
+                        if sources.refresh():
+                            signal.restart = True
+                        # A directory that was missing is back: watch it too.
+                        moved = moved or any(os.path.isdir(d) for d in missing)
+                    if first:
+                        # The watch is up: what changed while it was not is a
+                        # suspect, modules imported while it was starting included
+                        # (hence after the refresh).
+                        first = False
+                        paths.extend(sources.touched_since(since_ns))
+                    yield Batch(paths, now - self.step)
+                    # A watched directory deleted takes its watch with it: restart.
+                    if moved or signal.is_set():
+                        break
+            except FileNotFoundError:
+                # A directory vanished between listing and watching it.
+                signal.wait(self.wake)
+            except (OSError, RuntimeError) as exc:
+                # No events here (inotify watches exhausted, an unsupported
+                # file system, an internal error of the watcher).
+                raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                changes_iter.close()
+            # Changes after the refresh before last may not have been seen:
+            # events dropped while restarting, files of modules imported since.
+            since_ns = refreshed_before - MARGIN_NS
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+_DELETED = 3  # watchfiles.Change.deleted, without importing watchfiles here
+
+
+def _watchfiles_watch() -> Any:
+    try:
+        # Imported on first use: it takes ~80 ms (anyio), and `import
+        # hookreload` must stay cheap; watching is worth it.
+        from watchfiles import watch
+    except ImportError as exc:
+        raise BackendUnavailable(f"watchfiles cannot be imported ({exc})") from exc
+    return watch
+
+
+class PollingBackend:
+    """Stat every watched file every ``interval`` seconds.
+
+    For file systems where events do not arrive (network mounts, some
+    containers and virtual machines). Costs a ``stat`` per file per interval,
+    and a hash of the files whose stat changed.
+    """
+
+    name = "polling"
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        # Polls done so far: lets tests wait for "a few more polls" without sleeping.
+        self.polls = 0
+
+    def __repr__(self) -> str:
+        return f"<PollingBackend every {self.interval:g} s>"
+
+    def batches(
+        self, sources: Sources, signal: Signal, due: Callable[[], float | None]
+    ) -> Iterator[Batch]:
+        """Batches of changed paths until ``signal`` stops.
+
+        While a batch waits to be quiet (``due``), poll again at that time
+        rather than a whole interval later: a file still being written shows
+        a new stat then, and keeps the batch waiting.
+        """
+        while not signal.stopped:
+            signal.restart = False
+            sources.refresh()
+            now = time.monotonic()
+            changed = sources.restat()
+            self.polls += 1
+            yield Batch(changed, now)
+            wake = due()
+            delay = self.interval
+            now = time.monotonic()
+            if wake is not None and wake > now:
+                # Not when it is already past: held paths wait for the next poll.
+                delay = min(delay, wake - now)
+            signal.wait(delay)
