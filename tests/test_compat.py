@@ -26,9 +26,9 @@ from dataclasses import fields
 from unittest import mock
 
 import pytest
-from tests.conftest import Project
 
 import hookreload
+from tests.conftest import Project
 
 Source = Callable[[int], str]
 

@@ -9,9 +9,9 @@ import types
 from pathlib import Path
 
 import pytest
-from tests.conftest import Project
 
 import hookreload
+from tests.conftest import Project
 
 
 @pytest.fixture

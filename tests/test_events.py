@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from tests.conftest import Project
 
 import hookreload
+from tests.conftest import Project
 
 
 def test_events_for_success_failure_and_rollback(project: Project, hook: hookreload.Hook) -> None:

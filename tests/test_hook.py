@@ -12,11 +12,11 @@ import types
 from collections.abc import Sequence
 
 import pytest
-from tests.conftest import Project
 
 import hookreload
 from hookreload import _proxy
 from hookreload._finder import HookFinder
+from tests.conftest import Project
 
 
 def test_install_puts_finder_first_and_uninstall_removes_it() -> None:

@@ -9,10 +9,10 @@ import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
-from tests.conftest import Project
 
 import hookreload
 from hookreload._reclaim import reclaim
+from tests.conftest import Project
 
 SOURCE = """
 import functools, logging

@@ -5,9 +5,9 @@ from __future__ import annotations
 import types
 
 import pytest
-from tests.conftest import Project
 
 import hookreload
+from tests.conftest import Project
 
 
 def test_import_gives_a_proxy_that_is_a_module(project: Project, hook: hookreload.Hook) -> None:

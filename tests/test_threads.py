@@ -16,9 +16,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tests.conftest import Project
-
 import hookreload
+from tests.conftest import Project
 
 TIMEOUT = 10.0  # seconds, per wait; a healthy test takes a few seconds at most
 SIZE = 300  # items in DATA: building it makes executing a version take a while

@@ -43,6 +43,7 @@ __all__ = [
     "live",
     "on_reload",
     "reload",
+    "reload_changed",
     "rollback",
     "uninstall",
     "versions",
@@ -74,6 +75,40 @@ def reload(target: types.ModuleType | str) -> Version:
     return reload_record(resolve(target, "reload"))
 
 
+def reload_changed() -> list[ReloadEvent]:
+    """Reload, in this thread, every proxied module whose source changed.
+
+    The safe point of a program with a main loop (a game, a training loop, a
+    server's request loop): call it once per iteration, with
+    ``install(watch=True, reload_in="safe-points")`` so the watcher only
+    collects changes. A module changed when its file's content hash differs
+    from its live version's. Modules changed together reload as one batch,
+    packages before their submodules, then in the order they were imported.
+
+    With a watcher running it reloads what the watcher collected, and costs
+    nothing when nothing changed (with the default ``reload_in="thread"`` the
+    watcher reloads by itself and this usually finds nothing left). Without
+    a watcher it compares every proxied module's file (a ``stat`` each, and a
+    hash of those whose ``stat`` changed).
+
+    Returns:
+        One :class:`ReloadEvent` per reload attempt, in order; empty when
+        nothing changed. A failed reload is in it with its ``error``; it was
+        also logged and passed to the ``on_reload`` callbacks, and its module
+        keeps its live version.
+
+    Example:
+        >>> hookreload.install(watch=True, reload_in="safe-points")  # doctest: +SKIP
+        >>> while running:                                           # doctest: +SKIP
+        ...     for event in hookreload.reload_changed():
+        ...         print(event)
+        ...     step()
+    """
+    from ._watch import reload_changed  # on first use: keeps `import hookreload` cheap
+
+    return reload_changed()
+
+
 def rollback(target: types.ModuleType | str) -> Version:
     """Make the previous version live again, as it was, and drop the live one.
 
@@ -103,7 +138,10 @@ def current(target: types.ModuleType | str) -> types.ModuleType:
 
 def versions(target: types.ModuleType | str) -> list[Version]:
     """The versions kept for a proxied module, oldest first; the last one is live."""
-    return list(resolve(target, "inspect").history)
+    record = resolve(target, "inspect")
+    if record.history:
+        record.live_module()  # version 1's module object is made on first need
+    return list(record.history)
 
 
 def is_proxy(obj: object) -> bool:
@@ -140,3 +178,17 @@ def live(target: types.ModuleType | str, attr: str | None = None) -> Any:
         >>> handle(request)                                      # doctest: +SKIP
     """
     return _live(target, attr)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext hookreload``: reload changed modules before each cell; see docs/ipython.md."""
+    from ._ipython import load_ipython_extension
+
+    load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext hookreload``: stop reloading before each cell."""
+    from ._ipython import unload_ipython_extension
+
+    unload_ipython_extension(ipython)

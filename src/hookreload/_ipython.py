@@ -1,0 +1,114 @@
+"""The IPython/Jupyter extension: ``%load_ext hookreload``.
+
+Before each cell runs, every proxied module whose source changed is
+reloaded (a drop-in for ``%autoreload``), and ``%hookreload`` shows the
+versions, reloads and rolls back.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ._errors import HookreloadError
+from ._events import ReloadEvent
+from ._hook import active, install
+from ._reload import reload_record, rollback_record
+from ._versions import all_records, resolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_USAGE = """\
+%hookreload                 the proxied modules, their live version and the versions kept
+%hookreload reload NAME     reload a module now
+%hookreload rollback NAME   make the previous version of a module live again
+%hookreload off | on        stop or resume reloading before each cell"""
+
+
+def _say(text: str) -> None:
+    # The extension is a user interface: it reports in the notebook, not in a log.
+    print(text, file=sys.stderr)
+
+
+def _describe(event: ReloadEvent) -> str:
+    if event.version is None:
+        return f"hookreload: {event.error}"
+    verb = "reloaded" if event.action == "reload" else "rolled back"
+    return f"hookreload: {verb} {event.name} v{event.version.number}"
+
+
+class _Extension:
+    """The state of the extension in one shell."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+    def before_cell(self, *_: object) -> None:
+        if not self.enabled:
+            return
+        from ._watch import reload_changed
+
+        for event in reload_changed():
+            _say(_describe(event))
+
+    def magic(self, line: str) -> None:
+        words = line.split()
+        try:
+            if not words:
+                _say(status_table())
+            elif words[0] in ("on", "off") and len(words) == 1:
+                self.enabled = words[0] == "on"
+                _say(f"hookreload: reloading before each cell is {words[0]}")
+            elif words[0] == "reload" and len(words) == 2:
+                version = reload_record(resolve(words[1], "reload"))
+                _say(f"hookreload: reloaded {words[1]} v{version.number}")
+            elif words[0] == "rollback" and len(words) == 2:
+                version = rollback_record(resolve(words[1], "roll back"))
+                _say(f"hookreload: rolled back {words[1]} to v{version.number}")
+            else:
+                _say(f"hookreload: unknown arguments {line!r}\n{_USAGE}")
+        except (HookreloadError, TypeError) as exc:
+            _say(f"hookreload: {exc}")
+
+
+def status_table() -> str:
+    """The proxied modules as a table, for ``%hookreload``."""
+    rows = [("module", "live", "kept", "loaded")]
+    for record in sorted(all_records(), key=lambda r: r.name):
+        # Only what the program imports now: not leftovers removed from sys.modules.
+        if not record.history or sys.modules.get(record.name) is not record.proxy:
+            continue
+        live = record.live
+        loaded = time.strftime("%H:%M:%S", time.localtime(live.loaded_at))
+        kept = ",".join(str(v.number) for v in record.history)
+        rows.append((record.name, f"v{live.number}", kept, loaded))
+    if len(rows) == 1:
+        return "hookreload: no module is proxied yet; import your modules after %load_ext"
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+_extensions: dict[int, _Extension] = {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Install hookreload (unless it already is) and reload changed modules before each cell."""
+    if active() is None:
+        install()
+    if id(ipython) in _extensions:
+        return
+    extension = _Extension()
+    _extensions[id(ipython)] = extension
+    ipython.events.register("pre_run_cell", extension.before_cell)
+    ipython.register_magic_function(extension.magic, "line", "hookreload")
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Stop reloading before each cell; proxies already made keep working."""
+    extension = _extensions.pop(id(ipython), None)
+    if extension is not None:
+        ipython.events.unregister("pre_run_cell", extension.before_cell)
