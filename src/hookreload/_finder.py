@@ -23,10 +23,10 @@ class HookFinder:
     transforming their modules.
     """
 
-    def __init__(self, policy: Policy, keep: int, *, hash_at_import: bool = False) -> None:
+    def __init__(self, policy: Policy, keep: int, *, watched: bool = False) -> None:
         self.policy = policy
         self.keep = keep
-        self.hash_at_import = hash_at_import
+        self.watched = watched
         self._local = threading.local()
 
     def __repr__(self) -> str:
@@ -57,7 +57,7 @@ class HookFinder:
         ):
             # What the finders behind us would have answered anyway.
             return spec
-        spec.loader = HookLoader(spec.loader, self.keep, self.hash_at_import)  # type: ignore[assignment]
+        spec.loader = HookLoader(spec.loader, self.keep, self.watched)  # type: ignore[assignment]
         return spec
 
     def _find_with_others(

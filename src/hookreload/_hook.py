@@ -45,7 +45,7 @@ class Hook:
         self.keep = keep
         self.poll = poll
         self.reload_in = reload_in
-        self.finder = HookFinder(policy, keep, hash_at_import=watch)
+        self.finder = HookFinder(policy, keep, watched=watch)
         # The running watcher, with watch=True.
         self.watcher: Watcher | None = None
 

@@ -39,14 +39,14 @@ class HookLoader:
     ``importlib.resources`` work as without hookreload.
     """
 
-    def __init__(self, wrapped: Any, keep: int, hash_at_import: bool = False) -> None:
+    def __init__(self, wrapped: Any, keep: int, watched: bool = False) -> None:
         if not hasattr(wrapped, "exec_module"):
             raise TypeError(f"hookreload can only wrap loaders with exec_module(), not {wrapped!r}")
         self.wrapped = wrapped
         self.keep = keep
         # Hashing a source costs a read; done lazily unless a watcher needs
         # to tell a touch from an edit from the first event on.
-        self.hash_at_import = hash_at_import
+        self.watched = watched
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wrapped, name)
@@ -108,8 +108,11 @@ class HookLoader:
                 (path, signature_of(st)),
             )
         )
-        if self.hash_at_import:
+        if self.watched:
             record.live.source_hash  # noqa: B018 - computed now, while the file is as imported
+            from . import _watch  # already imported: install(watch=True) started it
+
+            _watch.notice(record)  # a new folder is watched at once, not at the next refresh
         _log.debug("proxied %s from %s", spec.name, path)
 
     def _reload_for_importlib(self, record: ModuleRecord, module: types.ModuleType) -> None:

@@ -238,6 +238,8 @@ class Watcher:
             try:
                 self._serve()
                 backoff = 1.0
+                # A backend only ends when asked to stop; if one ends early, do not spin.
+                self._signal.wait(0.05)
             except BackendUnavailable as exc:
                 self._fall_back(exc)
             except BaseException:
