@@ -346,3 +346,17 @@ def test_modules_whose_source_file_is_missing_load_unproxied(project: Project) -
         phantom = project.load("phantom")
     assert phantom.GENERATED is True
     assert not hookreload.is_proxy(phantom)
+
+
+def test_a_module_imported_through_a_link_reloads_from_its_target(
+    project: Project, hook: hookreload.Hook, tmp_path: object
+) -> None:
+    target = project.dir.parent / "elsewhere_real.py"
+    target.write_text("X = 1\n")
+    project.path("linked.py").symlink_to(target)
+    importlib.invalidate_caches()
+    mod = project.load("linked")
+    assert hookreload.is_proxy(mod)
+    target.write_text("X = 2\n")
+    hookreload.reload(mod)
+    assert mod.X == 2

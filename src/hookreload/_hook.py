@@ -112,6 +112,33 @@ def install(
     poll: bool | float | None = None,
     reload_in: ReloadIn = "thread",
 ) -> Hook:
+    """Put hookreload's finder first on ``sys.meta_path``; modules imported from now on are proxies.
+
+    Args:
+        include: module-name patterns to proxy (``fnmatch``; ``"app"`` also
+            means ``"app.*"``). Default: every module loaded from Python
+            source outside the standard library.
+        exclude: patterns never to proxy.
+        watch: start a watcher that reloads modules whose source changed.
+        patch: update old functions and classes in place (not built yet).
+        keep: versions kept per module, the live one included (2: live and
+            previous, for ``rollback()``).
+        poll: with ``watch``, poll every ``poll`` seconds (``True``: 0.5)
+            instead of OS file events; ``None`` reads ``HOOKRELOAD_POLL``.
+        reload_in: with ``watch``, where reloads run: ``"thread"``,
+            ``"safe-points"`` (your ``reload_changed()`` calls) or an asyncio loop.
+
+    Returns:
+        The active :class:`Hook`; a second call with the same options returns it again.
+
+    Raises:
+        ValueError: hookreload is installed with other options, or an option is invalid.
+        HookreloadError: this interpreter cannot run hookreload (not CPython, no GIL).
+
+    Example:
+        >>> hook = hookreload.install(include=["myapp"], watch=True)  # doctest: +SKIP
+        >>> import myapp.handlers  # a proxy: saved edits go live at once  # doctest: +SKIP
+    """
     global _active
     check_supported()
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
@@ -124,7 +151,10 @@ def install(
     elif poll is not None or reload_in != "thread":
         raise ValueError("poll= and reload_in= only apply with watch=True")
     if patch:
-        raise NotImplementedError("patch=True is not available yet")
+        raise NotImplementedError(
+            "patch=True is not built yet: references taken before a reload keep the old code; "
+            "reach the new code through the module (mod.f) or hookreload.live('mod:f')"
+        )
     hook = Hook(
         Policy(include, exclude),
         watch=watch,
@@ -151,6 +181,10 @@ def install(
 
 
 def uninstall() -> None:
+    """Remove the active hook and stop its watcher; proxies already made keep working.
+
+    Safe to call when nothing is installed.
+    """
     hook = _active
     if hook is not None:
         hook.uninstall()

@@ -76,9 +76,11 @@ class HookLoader:
         path = spec.origin
         try:
             st = os.lstat(path)
-            real_path = os.path.realpath(path) if stat.S_ISLNK(st.st_mode) else _real_file(path)
-            if real_path != path:
+            if stat.S_ISLNK(st.st_mode):
+                real_path = os.path.realpath(path)
                 st = os.stat(path)
+            else:
+                real_path = _real_file(path)
         except OSError:
             # Nothing to reload from later: load it as a plain module.
             self.wrapped.exec_module(module)

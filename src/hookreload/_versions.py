@@ -103,7 +103,9 @@ class ModuleRecord:
         self.source_path = source_path
         self.real_path = real_path
         self.keep = keep
-        self._proxy = weakref.ref(proxy)
+        key = id(proxy)
+        # The registry entry goes with the proxy (see register()).
+        self._proxy = weakref.ref(proxy, lambda _: _forget(key, self))
         self.lock = threading.RLock()
         self.reloading = False
         self.history: list[Version] = []
@@ -163,28 +165,39 @@ class ModuleRecord:
         return dropped
 
 
-_records: weakref.WeakKeyDictionary[types.ModuleType, ModuleRecord] = weakref.WeakKeyDictionary()
+# id(proxy) -> record; each record's weak reference to its proxy checks the
+# identity and removes the entry when the proxy goes. Cheaper on the import
+# path than a WeakKeyDictionary, which makes a weak reference per lookup.
+_records: dict[int, ModuleRecord] = {}
 _records_lock = threading.Lock()
 
 
 def register(proxy: types.ModuleType, record: ModuleRecord) -> None:
     with _records_lock:
-        _records[proxy] = record
+        _records[id(proxy)] = record
 
 
 def unregister(proxy: types.ModuleType) -> None:
     with _records_lock:
-        _records.pop(proxy, None)
+        record = _records.get(id(proxy))
+        if record is not None and record._proxy() is proxy:
+            del _records[id(proxy)]
+
+
+def _forget(key: int, record: ModuleRecord) -> None:
+    # No lock: this runs when the proxy dies, which can happen inside any
+    # allocation, with the lock held by this very thread. Single dict
+    # operations are atomic under the GIL.
+    if _records.get(key) is record:
+        _records.pop(key, None)
 
 
 def record_of(obj: object) -> ModuleRecord | None:
     """The record of ``obj`` when it is a proxy, else ``None``."""
-    if not isinstance(obj, types.ModuleType):
+    record = _records.get(id(obj))
+    if record is None or record._proxy() is not obj:
         return None
-    try:
-        return _records.get(obj)
-    except TypeError:  # pragma: no cover - an unhashable module subclass
-        return None
+    return record
 
 
 def all_records() -> Iterator[ModuleRecord]:
