@@ -349,7 +349,7 @@ def test_modules_whose_source_file_is_missing_load_unproxied(project: Project) -
 
 
 def test_a_module_imported_through_a_link_reloads_from_its_target(
-    project: Project, hook: hookreload.Hook, tmp_path: object
+    project: Project, hook: hookreload.Hook
 ) -> None:
     target = project.dir.parent / "elsewhere_real.py"
     target.write_text("X = 1\n")
