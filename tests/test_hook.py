@@ -360,3 +360,15 @@ def test_a_module_imported_through_a_link_reloads_from_its_target(
     target.write_text("X = 2\n")
     hookreload.reload(mod)
     assert mod.X == 2
+
+
+def test_real_file_resolves_the_folder_once(tmp_path: object) -> None:
+    import os
+
+    from hookreload._loader import _real_file
+
+    assert _real_file("/top.py") == "/top.py"
+    assert _real_file("bare.py") == os.path.realpath("bare.py")
+    assert _real_file(f"{tmp_path}/mod.py") == os.path.join(
+        os.path.realpath(str(tmp_path)), "mod.py"
+    )

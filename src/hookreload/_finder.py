@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
 
+class _Busy(threading.local):
+    """The names this thread is looking up through us right now."""
+
+    def __init__(self) -> None:
+        self.busy: set[str] = set()
+
+
 class HookFinder:
     """A meta path finder that wraps the loader of every module it proxies.
 
@@ -27,7 +34,7 @@ class HookFinder:
         self.policy = policy
         self.keep = keep
         self.watched = watched
-        self._local = threading.local()
+        self._local = _Busy()
 
     def __repr__(self) -> str:
         return f"<hookreload finder {self.policy!r}>"
@@ -38,9 +45,7 @@ class HookFinder:
         # Cheapest test first: most rejected imports stop at the name.
         if self.policy.reason_by_name(fullname) is not None:
             return None
-        busy: set[str] | None = getattr(self._local, "busy", None)
-        if busy is None:
-            busy = self._local.busy = set()
+        busy = self._local.busy
         if fullname in busy:
             # A finder behind us called importlib.util.find_spec() for the same
             # name, which reached us again through sys.meta_path.

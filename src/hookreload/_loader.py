@@ -24,11 +24,11 @@ _real_dirs: dict[str, str] = {}
 
 def _real_file(path: str) -> str:
     """``os.path.realpath`` of a file that is not a link, resolving its folder once."""
-    folder, name = os.path.split(path)
+    folder, sep, name = path.rpartition(os.sep)
     real = _real_dirs.get(folder)
     if real is None:
-        real = _real_dirs[folder] = os.path.realpath(folder)
-    return os.path.join(real, name)
+        real = _real_dirs[folder] = os.path.realpath(folder or os.sep)
+    return real.rstrip(os.sep) + sep + name if sep else os.path.realpath(path)
 
 
 class HookLoader:
@@ -38,6 +38,8 @@ class HookLoader:
     the wrapped loader's, so ``inspect``, ``linecache`` and
     ``importlib.resources`` work as without hookreload.
     """
+
+    __slots__ = ("keep", "watched", "wrapped")
 
     def __init__(self, wrapped: Any, keep: int, watched: bool = False) -> None:
         if not hasattr(wrapped, "exec_module"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import types
+from importlib.machinery import SourceFileLoader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ def _denied(name: str) -> str | None:
 
 
 def is_stdlib_file(path: str) -> bool:
-    path = os.path.normcase(path)
+    if os.name != "posix":  # normcase is the identity on POSIX; this runs per import
+        path = os.path.normcase(path)
     return path.startswith(_STDLIB_DIRS) and "site-packages" not in path
 
 
@@ -146,6 +148,8 @@ class Policy:
 def no_source_reason(spec: ModuleSpec) -> str | None:
     """Why a module found as ``spec`` has no source to build versions from, if so."""
     origin = spec.origin
+    if type(spec.loader) is SourceFileLoader and origin is not None and origin.endswith(".py"):
+        return None  # the common case, first: this runs for every import
     if spec.loader is None or origin is None or origin == "namespace":
         return "it is a namespace package, which has no source to reload"
     if origin in ("built-in", "frozen"):

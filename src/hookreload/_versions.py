@@ -86,6 +86,23 @@ class ModuleRecord:
     hold the proxy strongly either.
     """
 
+    # Slots: one of these per proxied module, made on the import path.
+    __slots__ = (
+        "__weakref__",
+        "_followers",
+        "_last_number",
+        "_proxy",
+        "history",
+        "keep",
+        "loader",
+        "lock",
+        "name",
+        "real_path",
+        "reloading",
+        "source_path",
+        "spec",
+    )
+
     def __init__(
         self,
         proxy: types.ModuleType,
@@ -103,16 +120,15 @@ class ModuleRecord:
         self.source_path = source_path
         self.real_path = real_path
         self.keep = keep
-        key = id(proxy)
         # The registry entry goes with the proxy (see register()).
-        self._proxy = weakref.ref(proxy, lambda _: _forget(key, self))
+        self._proxy = _ProxyRef(proxy, _forget)
         self.lock = threading.RLock()
         self.reloading = False
         self.history: list[Version] = []
         self._last_number = 0
         # wrapt proxies made by hookreload.live(), pushed at every switch. By
         # id, not in a WeakSet: a proxy hashes and compares as its target.
-        self._followers: dict[int, weakref.ref[Any]] = {}
+        self._followers: dict[int, weakref.ref[Any]] | None = None
 
     @property
     def proxy(self) -> types.ModuleType:
@@ -136,6 +152,8 @@ class ModuleRecord:
         return live.module
 
     def add_follower(self, ref: Any) -> None:
+        if self._followers is None:
+            self._followers = {}
         key = id(ref)
         followers = self._followers
 
@@ -145,6 +163,8 @@ class ModuleRecord:
         followers[key] = weakref.ref(ref, forget)
 
     def followers(self) -> list[Any]:
+        if not self._followers:
+            return []
         alive = (ref() for ref in list(self._followers.values()))
         return [ref for ref in alive if ref is not None]
 
@@ -184,12 +204,23 @@ def unregister(proxy: types.ModuleType) -> None:
             del _records[id(proxy)]
 
 
-def _forget(key: int, record: ModuleRecord) -> None:
+class _ProxyRef(weakref.ref[types.ModuleType]):
+    """A weak reference to a proxy that knows its registry key."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, proxy: types.ModuleType, callback: Any) -> None:
+        super().__init__(proxy, callback)  # type: ignore[call-arg]
+        self.key = id(proxy)
+
+
+def _forget(ref: _ProxyRef) -> None:
     # No lock: this runs when the proxy dies, which can happen inside any
     # allocation, with the lock held by this very thread. Single dict
     # operations are atomic under the GIL.
-    if _records.get(key) is record:
-        _records.pop(key, None)
+    record = _records.get(ref.key)
+    if record is not None and record._proxy is ref:
+        _records.pop(ref.key, None)
 
 
 def record_of(obj: object) -> ModuleRecord | None:
