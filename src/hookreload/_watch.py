@@ -131,8 +131,7 @@ def _poll_from_env() -> float | None:
         return value
     # A typo in the environment must not stop the program: say so and use events.
     _log.logger().warning(
-        "hookreload: ignoring %s=%r: use 1 to poll every %g s, a number of seconds, "
-        "or 0 for file events",
+        "ignoring %s=%r: use 1 to poll every %g s, a number of seconds, or 0 for file events",
         POLL_ENV,
         raw,
         DEFAULT_POLL_INTERVAL,
@@ -222,7 +221,7 @@ class Watcher:
         thread.join(timeout)
         if thread.is_alive():  # pragma: no cover - a module's code hangs while reloading
             _log.logger().warning(
-                "hookreload: the watcher thread did not stop within %g s: a reload is still "
+                "the watcher thread did not stop within %g s: a reload is still "
                 "running; it stops when that returns",
                 timeout,
             )
@@ -244,9 +243,7 @@ class Watcher:
                 self._fall_back(exc)
             except BaseException:
                 # Never let the watcher die silently, nor spin on a lasting fault.
-                _log.logger().exception(
-                    "hookreload: the watcher failed; starting it again in %g s", backoff
-                )
+                _log.logger().exception("the watcher failed; starting it again in %g s", backoff)
                 self._signal.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
         _log.debug("hookreload watcher stopped")
@@ -254,7 +251,7 @@ class Watcher:
     def _fall_back(self, reason: BackendUnavailable) -> None:
         interval = self.settings.poll or DEFAULT_POLL_INTERVAL
         _log.logger().warning(
-            "hookreload: file events are not available (%s); polling every %g s instead",
+            "file events are not available (%s); polling every %g s instead",
             reason,
             interval,
         )
@@ -299,7 +296,7 @@ class Watcher:
             if not self._loop_closed_logged:
                 self._loop_closed_logged = True
                 _log.logger().warning(
-                    "hookreload: cannot reload on the event loop (%s); changes wait for "
+                    "cannot reload on the event loop (%s); changes wait for "
                     "hookreload.reload_changed()",
                     exc,
                 )
@@ -376,7 +373,7 @@ def changed_records(sources: Sources, paths: Iterable[str]) -> list[ModuleRecord
                 changed.extend(r for r in records if r.history)
             continue
         if sources.mark_present(path):
-            _log.logger().info("hookreload: %s is back", path)
+            _log.logger().info("%s is back", path)
         source_hash = digest(data)
         changed.extend(r for r in records if r.history and r.live.source_hash != source_hash)
     return changed
@@ -413,7 +410,7 @@ def reload_paths(
             if not contain:
                 raise
             _log.logger().error(
-                "hookreload: reloading %r raised %s; keeping version %d",
+                "reloading %r raised %s; keeping version %d",
                 name,
                 type(exc).__name__,
                 record.live.number,

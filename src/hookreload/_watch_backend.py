@@ -160,9 +160,7 @@ class EventsBackend:
                 continue
             watched = set(present)
             signal.restart_after = time.monotonic() + self.pace
-            _log.debug(
-                "hookreload: watching %d files in %d directories", len(sources), len(present)
-            )
+            _log.debug("watching %d files in %d directories", len(sources), len(present))
             changes_iter = watch(
                 *present,
                 watch_filter=None,
