@@ -149,8 +149,11 @@ def _compiles(record: ModuleRecord) -> bool:
     return hasattr(record.loader, "source_to_code") or not hasattr(record.loader, "exec_module")
 
 
-def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]) -> Version:
-    """Run one reload or rollback under the module's lock; report it either way."""
+def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]) -> ReloadEvent:
+    """Run one reload or rollback under the module's lock; report it either way.
+
+    Returns the event sent to the callbacks; a failure is in its ``error``.
+    """
     start = time.perf_counter()
     try:
         with record.lock:
@@ -174,25 +177,36 @@ def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]
                 record.reloading = False
             follow(record)
     except ReloadError as error:
-        duration = time.perf_counter() - start
         _log.logger().error("%s", error)
-        emit(ReloadEvent(record.name, None, error, duration, action))
-        raise
-    duration = time.perf_counter() - start
-    _log.logger().info(
-        "%s %s v%d in %.1f ms",
-        "reloaded" if action == "reload" else "rolled back",
-        record.name,
-        version.number,
-        duration * 1000,
-    )
-    emit(ReloadEvent(record.name, version, None, duration, action))
-    return version
+        event = ReloadEvent(record.name, None, error, time.perf_counter() - start, action)
+    else:
+        event = ReloadEvent(record.name, version, None, time.perf_counter() - start, action)
+        _log.logger().info(
+            "%s %s v%d in %.1f ms",
+            "reloaded" if action == "reload" else "rolled back",
+            record.name,
+            version.number,
+            event.duration_s * 1000,
+        )
+    emit(event)
+    return event
+
+
+def _outcome(event: ReloadEvent) -> Version:
+    if event.error is not None:
+        raise event.error
+    assert event.version is not None
+    return event.version
+
+
+def reload_event(record: ModuleRecord) -> ReloadEvent:
+    """Reload the module of ``record``; a failure is reported in the event, not raised."""
+    return _attempt(record, "reload", lambda start: _build(record, start))
 
 
 def reload_record(record: ModuleRecord) -> Version:
     """Reload the module of ``record``; see :func:`hookreload.reload`."""
-    return _attempt(record, "reload", lambda start: _build(record, start))
+    return _outcome(reload_event(record))
 
 
 def rollback_record(record: ModuleRecord) -> Version:
@@ -213,4 +227,4 @@ def rollback_record(record: ModuleRecord) -> Version:
         record.pop()
         return previous
 
-    return _attempt(record, "rollback", work)
+    return _outcome(_attempt(record, "rollback", work))

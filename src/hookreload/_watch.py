@@ -18,9 +18,8 @@ import time
 from . import _log
 from ._changes import Debouncer, reload_order
 from ._digest import digest
-from ._errors import ReloadError
 from ._events import ReloadEvent
-from ._reload import reload_record
+from ._reload import reload_event
 from ._sources import Sources
 from ._versions import ModuleRecord
 from ._watch_backend import BackendUnavailable, EventsBackend, PollingBackend, Signal
@@ -384,7 +383,7 @@ def reload_paths(
 ) -> list[ReloadEvent]:
     """Reload the modules of ``paths`` whose content changed, as one batch, in order.
 
-    Never raises for a module's reload error: ``reload_record`` already logged
+    Never raises for a module's reload error: ``reload_event`` already logged
     it and sent it to the ``on_reload`` callbacks; it is in the result too.
 
     Args:
@@ -399,11 +398,8 @@ def reload_paths(
     results = []
     for name in reload_order(sources.order_keys(changed)):
         record = by_name[name]
-        start_time = time.perf_counter()
         try:
-            version = reload_record(record)
-        except ReloadError as error:
-            results.append(ReloadEvent(name, None, error, time.perf_counter() - start_time))
+            results.append(reload_event(record))
         except ReferenceError:
             continue  # the module itself is gone meanwhile
         except BaseException as exc:
@@ -415,8 +411,6 @@ def reload_paths(
                 type(exc).__name__,
                 record.live.number,
             )
-        else:
-            results.append(ReloadEvent(name, version, None, time.perf_counter() - start_time))
     return results
 
 
