@@ -372,3 +372,41 @@ def test_real_file_resolves_the_folder_once(tmp_path: object) -> None:
     assert _real_file(f"{tmp_path}/mod.py") == os.path.join(
         os.path.realpath(str(tmp_path)), "mod.py"
     )
+
+
+def test_a_record_asked_for_during_the_first_import_gets_version_one(
+    project: Project, hook: hookreload.Hook
+) -> None:
+    # The registry builds records lazily; one built while the module still
+    # executes must still receive version 1 when the execution ends.
+    project.write(
+        "early.py",
+        """
+        import sys
+        import hookreload
+        SEEN = hookreload.is_proxy(sys.modules[__name__])
+        """,
+    )
+    mod = project.load("early")
+    assert mod.SEEN is True
+    assert [v.number for v in hookreload.versions(mod)] == [1]
+    assert hookreload.versions(mod)[0].duration_s >= 0
+    project.write("early.py", "SEEN = 'again'\n")
+    assert hookreload.reload(mod).number == 2
+    assert mod.SEEN == "again"
+
+
+def test_an_unasked_proxy_leaves_the_registry_when_it_dies(
+    project: Project, hook: hookreload.Hook
+) -> None:
+    import gc
+
+    from hookreload import _versions
+
+    project.write("gone.py", "X = 1\n")
+    mod = project.load("gone")
+    key = id(mod)
+    assert type(_versions._records[key]) is tuple  # never asked for: no record built
+    del sys.modules[mod.__name__], sys.modules[project.package].gone, mod
+    gc.collect()
+    assert key not in _versions._records

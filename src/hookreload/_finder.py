@@ -51,8 +51,17 @@ class HookFinder:
             # name, which reached us again through sys.meta_path.
             return None
         busy.add(fullname)
+        spec: ModuleSpec | None = None
         try:
-            spec = self._find_with_others(fullname, path, target)
+            # The finders behind us, as the import system would ask them
+            # (inline: this runs for every import the policy lets through).
+            for finder in list(sys.meta_path):
+                if finder is not self:
+                    find_spec = getattr(finder, "find_spec", None)
+                    if find_spec is not None:
+                        spec = find_spec(fullname, path, target)
+                        if spec is not None:
+                            break
         finally:
             busy.discard(fullname)
         if (
@@ -64,20 +73,6 @@ class HookFinder:
             return spec
         spec.loader = HookLoader(spec.loader, self.keep, self.watched)  # type: ignore[assignment]
         return spec
-
-    def _find_with_others(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None
-    ) -> ModuleSpec | None:
-        for finder in list(sys.meta_path):
-            if finder is self:
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
-                continue
-            spec: ModuleSpec | None = find_spec(fullname, path, target)
-            if spec is not None:
-                return spec
-        return None
 
     def invalidate_caches(self) -> None:
         """Nothing is cached here; present for ``importlib.invalidate_caches()``."""

@@ -11,7 +11,7 @@ import types
 from . import _log
 from ._digest import signature_of
 from ._reload import reload_record
-from ._versions import ModuleRecord, Version, record_of, register, unregister
+from ._versions import ModuleRecord, finish_import, record_of, register_import, unregister
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,16 +19,22 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# A folder, with its trailing separator -> the same, with links resolved.
 _real_dirs: dict[str, str] = {}
 
 
 def _real_file(path: str) -> str:
     """``os.path.realpath`` of a file that is not a link, resolving its folder once."""
-    folder, sep, name = path.rpartition(os.sep)
+    cut = path.rfind(os.sep) + 1
+    if not cut:
+        return os.path.realpath(path)
+    folder = path[:cut]
     real = _real_dirs.get(folder)
     if real is None:
-        real = _real_dirs[folder] = os.path.realpath(folder or os.sep)
-    return real.rstrip(os.sep) + sep + name if sep else os.path.realpath(path)
+        real = os.path.realpath(folder)
+        real = _real_dirs[folder] = real if real.endswith(os.sep) else real + os.sep
+    # The common case, a folder without links, makes no new string.
+    return path if real == folder else real + path[cut:]
 
 
 class HookLoader:
@@ -87,10 +93,9 @@ class HookLoader:
             # Nothing to reload from later: load it as a plain module.
             self.wrapped.exec_module(module)
             return
-        record = ModuleRecord(module, spec, self.wrapped, path, real_path, self.keep)
         # Registered before executing: the module is a proxy from its first
         # line on, for circular imports and for code that checks is_proxy().
-        register(module, record)
+        register_import(module, spec, self.wrapped, path, real_path, self.keep, signature_of(st))
         try:
             self.wrapped.exec_module(module)
         except BaseException:
@@ -101,18 +106,10 @@ class HookLoader:
             unregister(module)
             _log.debug("not proxying %s: it replaced itself in sys.modules", spec.name)
             return
-        record.push(
-            Version(
-                spec.name,
-                record.next_number(),
-                None,
-                None,
-                None,
-                time.perf_counter() - start,
-                (path, signature_of(st)),
-            )
-        )
+        finish_import(module, time.perf_counter() - start)
         if self.watched:
+            record = record_of(module)
+            assert record is not None
             record.live.source_hash  # noqa: B018 - computed now, while the file is as imported
             from . import _watch  # already imported: install(watch=True) started it
 

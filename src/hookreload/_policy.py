@@ -44,10 +44,6 @@ def _stdlib_prefixes() -> tuple[str, ...]:
 _STDLIB_DIRS = _stdlib_prefixes()
 
 
-def _top(name: str) -> str:
-    return name.partition(".")[0]
-
-
 def _compile(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     """One matcher for all patterns; "pkg" also matches "pkg.*": naming a package names all of it.
 
@@ -81,11 +77,6 @@ def _normalise(patterns: Iterable[str] | str | None, what: str) -> tuple[str, ..
                 f"{what} takes module-name patterns such as 'app' or 'app.*'; got {pattern!r}"
             )
     return result
-
-
-def _denied(name: str) -> str | None:
-    # Every entry is a top-level name, so one lookup covers a whole package.
-    return DENY_LIST.get(_top(name))
 
 
 def is_stdlib_file(path: str) -> bool:
@@ -125,15 +116,17 @@ class Policy:
 
     def reason_by_name(self, name: str) -> str | None:
         """Why ``name`` is not proxied, judging by the name alone; ``None`` if it may be."""
-        denied = _denied(name)
+        # Runs for every import in the program: no helper calls it can avoid.
+        top = name.partition(".")[0]
+        denied = DENY_LIST.get(top)  # every entry is a top-level name
         if denied is not None:
             return f"it is on hookreload's deny-list ({denied})"
-        if self._excluded(name):
+        if self.exclude and self._excluded(name):
             return "an exclude pattern names it"
         if self.include is not None:
             if not self._included(name):
                 return "no include pattern names it"
-        elif _top(name) in _STDLIB_NAMES:
+        elif top in _STDLIB_NAMES:
             return "it is part of the standard library (name it in include= to proxy it)"
         return None
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from typing import Any
 
+    _Imported = tuple[Any, ...]
+
 
 class Version:
     """One executed version of a proxied module.
@@ -99,18 +101,20 @@ class ModuleRecord:
         "name",
         "real_path",
         "reloading",
+        "signature",
         "source_path",
         "spec",
     )
 
     def __init__(
         self,
-        proxy: types.ModuleType,
+        proxy_ref: _ProxyRef,
         spec: ModuleSpec,
         loader: Any,
         source_path: str,
         real_path: str,
         keep: int,
+        signature: Signature,
     ) -> None:
         self.name = spec.name
         self.spec = spec
@@ -120,8 +124,10 @@ class ModuleRecord:
         self.source_path = source_path
         self.real_path = real_path
         self.keep = keep
-        # The registry entry goes with the proxy (see register()).
-        self._proxy = _ProxyRef(proxy, _forget)
+        # The file's stat signature at import: see Version.source_hash.
+        self.signature = signature
+        # The registry entry goes with the proxy (see register_import()).
+        self._proxy = proxy_ref
         self.lock = threading.RLock()
         self.reloading = False
         self.history: list[Version] = []
@@ -172,6 +178,13 @@ class ModuleRecord:
         self._last_number += 1
         return self._last_number
 
+    def push_first(self, duration_s: float, loaded_at: float) -> None:
+        """Record the import's execution as version 1."""
+        origin = (self.source_path, self.signature)
+        first = Version(self.name, self.next_number(), None, None, None, duration_s, origin)
+        first.loaded_at = loaded_at
+        self.push(first)
+
     def push(self, version: Version) -> None:
         """Record ``version`` as live; release the ones beyond ``keep``."""
         self.history.append(version)
@@ -185,56 +198,122 @@ class ModuleRecord:
         return dropped
 
 
-# id(proxy) -> record; each record's weak reference to its proxy checks the
-# identity and removes the entry when the proxy goes. Cheaper on the import
-# path than a WeakKeyDictionary, which makes a weak reference per lookup.
-_records: dict[int, ModuleRecord] = {}
+# id(proxy) -> its record, checked by the identity of the record's weak
+# reference to the proxy, which removes the entry when the proxy goes: cheaper
+# on the import path than a WeakKeyDictionary, which makes a reference per
+# lookup.
+#
+# The import path stores a tuple, not a record: what it learnt about the module
+# (see register_import). Most modules are never reloaded nor asked about, so the
+# ModuleRecord and its version 1 are built on first need, by record_of().
+_records: dict[int, ModuleRecord | _Imported] = {}
+# Guards turning a tuple into a record, so that there is only ever one record.
 _records_lock = threading.Lock()
 
+# Positions in an _Imported tuple.
+_REF, _SPEC, _LOADER, _PATH, _REAL_PATH, _KEEP, _SIGNATURE, _DURATION, _LOADED_AT = range(9)
 
-def register(proxy: types.ModuleType, record: ModuleRecord) -> None:
+
+def register_import(
+    proxy: types.ModuleType,
+    spec: ModuleSpec,
+    loader: Any,
+    source_path: str,
+    real_path: str,
+    keep: int,
+    signature: Signature,
+) -> None:
+    """Register ``proxy`` as it starts executing; :func:`finish_import` when it is done.
+
+    Args:
+        loader: the loader hookreload wrapped, the one that builds code.
+        source_path: the file it is loaded from; a reload only ever reads it.
+        real_path: that file with its links resolved, at import.
+        signature: the file's stat signature at import, to tell later whether
+            the file still holds the source version 1 was built from.
+    """
+    ref = _ProxyRef(proxy, _forget)
+    ref.key = key = id(proxy)
+    _records[key] = (ref, spec, loader, source_path, real_path, keep, signature)
+
+
+def finish_import(proxy: types.ModuleType, duration_s: float) -> None:
+    """Record the first execution of ``proxy``, registered before it, as version 1."""
+    key = id(proxy)
+    loaded_at = time.time()
     with _records_lock:
-        _records[id(proxy)] = record
+        entry = _records[key]
+        if type(entry) is tuple:
+            _records[key] = (*entry, duration_s, loaded_at)
+            return
+    # Someone asked for the record while the module was executing.
+    assert isinstance(entry, ModuleRecord)
+    with entry.lock:
+        entry.push_first(duration_s, loaded_at)
+
+
+def _record_from(entry: _Imported) -> ModuleRecord:
+    record = ModuleRecord(*entry[:_DURATION])
+    if len(entry) > _DURATION:
+        record.push_first(entry[_DURATION], entry[_LOADED_AT])
+    return record
+
+
+def _ref_of(entry: ModuleRecord | _Imported) -> _ProxyRef:
+    return entry[_REF] if type(entry) is tuple else entry._proxy  # type: ignore[union-attr]
+
+
+def _materialise(key: int) -> ModuleRecord:
+    with _records_lock:
+        entry = _records[key]
+        if type(entry) is tuple:
+            entry = _records[key] = _record_from(entry)
+        assert isinstance(entry, ModuleRecord)
+        return entry
 
 
 def unregister(proxy: types.ModuleType) -> None:
     with _records_lock:
-        record = _records.get(id(proxy))
-        if record is not None and record._proxy() is proxy:
+        entry = _records.get(id(proxy))
+        if entry is not None and _ref_of(entry)() is proxy:
             del _records[id(proxy)]
 
 
 class _ProxyRef(weakref.ref[types.ModuleType]):
-    """A weak reference to a proxy that knows its registry key."""
+    """A weak reference to a proxy that knows its registry key (set after creation:
+    a Python ``__init__`` would cost a frame on every import)."""
 
     __slots__ = ("key",)
-
-    def __init__(self, proxy: types.ModuleType, callback: Any) -> None:
-        super().__init__(proxy, callback)  # type: ignore[call-arg]
-        self.key = id(proxy)
+    key: int
 
 
 def _forget(ref: _ProxyRef) -> None:
     # No lock: this runs when the proxy dies, which can happen inside any
     # allocation, with the lock held by this very thread. Single dict
     # operations are atomic under the GIL.
-    record = _records.get(ref.key)
-    if record is not None and record._proxy is ref:
+    entry = _records.get(ref.key)
+    if entry is not None and _ref_of(entry) is ref:
         _records.pop(ref.key, None)
 
 
 def record_of(obj: object) -> ModuleRecord | None:
     """The record of ``obj`` when it is a proxy, else ``None``."""
-    record = _records.get(id(obj))
-    if record is None or record._proxy() is not obj:
+    key = id(obj)
+    entry = _records.get(key)
+    if entry is None or _ref_of(entry)() is not obj:
         return None
-    return record
+    if type(entry) is tuple:
+        return _materialise(key)
+    return entry  # type: ignore[return-value]
 
 
 def all_records() -> Iterator[ModuleRecord]:
     with _records_lock:
+        for key, entry in list(_records.items()):
+            if type(entry) is tuple:
+                _records[key] = _record_from(entry)
         records = list(_records.values())
-    return iter(records)
+    return iter(records)  # type: ignore[arg-type]
 
 
 def resolve(target: object, what: str = "reload") -> ModuleRecord:
