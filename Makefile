@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKED := src tests examples benchmarks noxfile.py
 
-.PHONY: demo test lint typecheck pytest bench test-all clean
+.PHONY: demo test lint typecheck pytest docs bench test-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ pytest: $(STAMP)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --fail-under=95
 
-test: lint typecheck pytest
+# The documentation site, into site/; --strict turns every warning (a broken
+# link, a missing page, a docstring mkdocstrings cannot read) into a failure.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck docs pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --write docs/benchmarks.md
@@ -41,4 +46,4 @@ test-all: $(STAMP)
 	$(BIN)/nox
 
 clean:
-	rm -rf $(VENV) .nox .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) site .nox .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
