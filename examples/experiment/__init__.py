@@ -1,0 +1,1 @@
+"""A training loop whose step function and parameters are edited while it runs."""
