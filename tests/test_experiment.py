@@ -35,4 +35,6 @@ def test_the_experiment_takes_edits_between_steps_and_survives_a_broken_one() ->
     assert step_of("model v3 is live") > 900
     # The new learning rate was in force after the first reload, on the same weights.
     assert "(learning rate 0.05)" in out.split("v2 is live", 1)[1]
-    assert re.search(r"^done after 1200 steps: w=2\.9\d\d|^done after 1200 steps: w=3\.0", out, re.M)
+    assert re.search(
+        r"^done after 1200 steps: w=2\.9\d\d|^done after 1200 steps: w=3\.0", out, re.M
+    )
