@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SERVICE_STAMP := $(VENV)/.installed-service
 CHECKED := src tests examples benchmarks noxfile.py
 
 .PHONY: demo test lint typecheck pytest docs bench test-all clean
@@ -38,7 +39,12 @@ docs: $(STAMP)
 
 test: lint typecheck docs pytest
 
-bench: $(STAMP)
+# The example service's dependencies (Starlette, uvicorn): the bench serves it.
+$(SERVICE_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,service]'
+	touch $@
+
+bench: $(STAMP) $(SERVICE_STAMP)
 	$(BIN)/python benchmarks/run.py --write docs/benchmarks.md
 
 # The suite under every supported Python found on this machine.

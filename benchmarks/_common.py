@@ -59,7 +59,13 @@ class Settings:
         return quick if self.quick else full
 
 
-_FORMATS = {"x": "{:.3f}x", "MB": "{:.2f} MB", "ms": "{:.1f} ms"}
+_FORMATS = {
+    "x": "{:.3f}x",
+    "MB": "{:.2f} MB",
+    "ms": "{:.1f} ms",
+    "%": "{:.2f}% of a core",
+    "requests": "{:.0f} requests",
+}
 
 
 @dataclass
@@ -121,6 +127,17 @@ def median(values: Sequence[float]) -> float:
 
 def ratio_of_medians(target: Sequence[float], baseline: Sequence[float]) -> float:
     return median(target) / median(baseline)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, interpolating linearly between closest ranks."""
+    if not values:
+        raise BenchError("no samples")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def spread(values: Sequence[float], digits: int = 3) -> str:
@@ -210,7 +227,13 @@ class Session:
     which on a shared machine matters more than anything else.
     """
 
-    def __init__(self, python: str, name: str, args: dict[str, Any], timeout: float) -> None:
+    def __init__(
+        self, python: str, name: str, args: dict[str, Any], timeout: float, *, greet: bool = True
+    ) -> None:
+        """Start the worker; with ``greet``, wait for its first line (``greeting``).
+
+        Without, call :meth:`wait_greeting` later: several sessions then start at once.
+        """
         self.name = name
         self._proc = subprocess.Popen(
             [python, str(WORKER), name, json.dumps(args)],
@@ -227,7 +250,14 @@ class Session:
         self._watchdog.daemon = True
         self._watchdog.start()
         self._stopped = False
+        self.greeting: dict[str, Any] = {}
+        if greet:
+            self.wait_greeting()
+
+    def wait_greeting(self) -> dict[str, Any]:
+        """The worker's first line, read once it is ready."""
         self.greeting = self._read()
+        return self.greeting
 
     def _read(self) -> dict[str, Any]:
         assert self._proc.stdout is not None
@@ -239,9 +269,17 @@ class Session:
         return result
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.send(request)
+        return self.receive()
+
+    def send(self, request: dict[str, Any]) -> None:
+        """Send a request without waiting: several sessions then work at the same time."""
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(request) + "\n")
         self._proc.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        """The answer to the request sent last."""
         return self._read()
 
     def close(self, request: dict[str, Any]) -> dict[str, Any]:

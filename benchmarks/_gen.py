@@ -240,3 +240,22 @@ def tiny_tree(root: Path, count: int, per_package: int, prefix: str) -> list[str
         names.extend(f"{name}.{module}" for module in modules)
         pkg += 1
     return names
+
+
+# -- a small module edited under the watcher, for the latency benchmark ------------
+
+
+def edited_module(n: int) -> str:
+    """A small but real module (a few definitions, as a handler has); its ``answer()`` is ``n``."""
+    return (
+        '"""A module being edited."""\n\n'
+        "import math\n\n"
+        f"N = {n}\n\n\n"
+        "def helper(x):\n"
+        "    return math.floor(x) + N\n\n\n"
+        "class Thing:\n"
+        "    def value(self):\n"
+        "        return N\n\n\n"
+        "def answer():\n"
+        "    return Thing().value()\n"
+    )

@@ -310,12 +310,127 @@ def scaling(args: Args) -> Result:
     return {"gc_collect": sorted(collections)[2]}
 
 
+# -- the watcher: edit-to-live latency ---------------------------------------------
+
+
+def watch_latency(args: Args) -> Result:
+    """Seconds from writing a small module until its new code answers, for ``edits`` edits.
+
+    The clock runs from just before the write until a call to ``answer()``
+    returns the new number, polled every 0.1 ms with a sleep in between (so
+    the watcher thread gets the GIL as it would in a program waiting on I/O).
+    A random pause between edits puts them at every phase of the watcher's
+    step or poll interval. The first edit, which may come before the watch is
+    up, is not counted.
+    """
+    import random
+
+    _on_path(args["root"])
+    import hookreload
+
+    package = args["package"]
+    path = Path(args["root"]) / package / "mod.py"
+    rng = random.Random(args["seed"])
+    # poll=False, not None: HOOKRELOAD_POLL in the environment must not choose.
+    hook = hookreload.install(include=[package], watch=True, poll=bool(args["poll"]))
+    assert hook.watcher is not None
+    backend = hook.watcher.backend
+    interval: float | None = getattr(backend, "interval", None)
+    mod = importlib.import_module(f"{package}.mod")
+    samples = []
+    for n in range(1, args["edits"] + 2):
+        start = time.perf_counter()
+        _gen.write(path, _gen.edited_module(n))
+        while mod.answer() != n:
+            if time.perf_counter() - start > args["timeout"]:
+                raise RuntimeError(f"edit {n} was not live after {args['timeout']} s")
+            time.sleep(0.0001)
+        elapsed = time.perf_counter() - start
+        if n > 1:
+            samples.append(elapsed)
+        time.sleep(0.05 + rng.random() * (interval or 0.05))
+    hook.uninstall()
+    return {"samples": samples, "backend": backend.name, "interval": interval}
+
+
+# -- the watcher: idle CPU -----------------------------------------------------------
+
+
+def _wakeups() -> int:
+    """Context switches of every thread of this process so far (Linux; 0 elsewhere)."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except OSError:
+            continue  # a thread that ended meanwhile
+    return total
+
+
+def watch_idle(args: Args) -> Result:
+    """CPU seconds this process uses while idle, with ``count`` modules and maybe a watcher.
+
+    A session: once the modules are imported (and, with a watcher, all
+    watched), it says so, then for every ``{"seconds": S}`` line on stdin
+    sleeps ``S`` seconds and answers with the CPU time of the whole process
+    (every thread) and the wall-clock time over that sleep, until asked for 0.
+    """
+    _on_path(args["root"])
+    import hookreload
+    from hookreload import _watch, _watch_backend
+
+    mode = args["mode"]
+    names = Path(args["names_file"]).read_text(encoding="utf-8").split()[: args["count"]]
+    if mode == "events, no doorbell":
+        _watch_backend.EventsBackend.doorbell = False
+    watch = mode != "no watcher"
+    poll = _watch.DEFAULT_POLL_INTERVAL if mode == "polling" else False
+    hook = hookreload.install(include=[args["pattern"]], watch=watch, poll=poll if watch else None)
+    for name in names:
+        importlib.import_module(name)
+    watcher = hook.watcher
+    watched = 0
+    if watcher is not None:
+        deadline = time.monotonic() + 60
+        while len(watcher.sources) < len(names) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        watched = len(watcher.sources)
+    time.sleep(args["settle"])
+    _send(
+        {
+            "proxied": sum(hookreload.is_proxy(sys.modules[name]) for name in names),
+            "watched": watched,
+            "backend": "none" if watcher is None else watcher.backend.name,
+            "interval": _watch.DEFAULT_POLL_INTERVAL,
+        }
+    )
+    for line in sys.stdin:
+        seconds = json.loads(line)["seconds"]
+        if not seconds:
+            break
+        switches, cpu, wall = _wakeups(), CLOCK(), time.perf_counter()
+        time.sleep(seconds)
+        cpu, wall = CLOCK() - cpu, time.perf_counter() - wall
+        _send({"cpu": cpu, "wall": wall, "switches": _wakeups() - switches})
+    hook.uninstall()
+    return {}
+
+
 WORKERS: dict[str, Callable[[Args], Result]] = {
     "hotpath": hotpath,
     "import_tree": import_tree,
     "reload_compare": reload_compare,
     "memory": memory,
     "scaling": scaling,
+    "watch_latency": watch_latency,
+    "watch_idle": watch_idle,
 }
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import _gen
+import _service
 from _common import (
     BenchError,
     CaseResult,
@@ -24,6 +26,7 @@ from _common import (
     median,
     ms,
     other_pythons,
+    percentile,
     ratio_of_medians,
     run_python,
     run_worker,
@@ -557,6 +560,388 @@ def startup(settings: Settings) -> CaseResult:
     return result
 
 
+# -- 7. the watcher: edit-to-live latency and idle CPU --------------------------------
+
+LATENCY_PACKAGE = "hrbench_latency"
+LATENCY_MEDIAN_LIMIT_MS = 20.0
+LATENCY_P95_LIMIT_MS = 60.0
+IDLE_PREFIX = "hrbench_idle_"
+IDLE_FILES = 5000
+IDLE_LIMIT = 1.0  # percent of one core
+BASELINE = "no watcher"
+# The processes measured side by side: the baseline first (it writes the .pyc files).
+IDLE_MODES = (BASELINE, "events", "events, no doorbell", "polling")
+
+
+def watcher(settings: Settings) -> CaseResult:
+    edits, poll_edits = settings.pick(60, 15), settings.pick(12, 3)
+    rounds, seconds = settings.pick(10, 3), settings.pick(2.0, 1.0)
+    files = settings.pick(IDLE_FILES, 1000)  # --quick: a smoke run, not the target's size
+    result = CaseResult(
+        "watch",
+        "The watcher: edit-to-live latency and idle CPU",
+        "**Latency.** In a fresh interpreter, a small module (a constant, a function, a class: "
+        "about 15 lines) is imported under `hookreload.install(watch=True)` and rewritten "
+        f"{edits} times (OS file events) so that its `answer()` returns a new number; the "
+        "clock (wall-clock: it is what a user waits) runs from just before the write until a "
+        "call to `answer()` returns the new number, polled every 0.1 ms with a sleep in "
+        "between, as in a program waiting on I/O. A random pause between edits puts them at "
+        "every phase of the watcher's timers; the first edit is not counted (it may come "
+        f"before the watch is up). The same with the polling backend at its default "
+        f"interval, {poll_edits} edits, for the record. "
+        f"**Idle CPU.** {files:,} tiny modules in packages of 100 are generated; "
+        f"{len(IDLE_MODES)} fresh interpreters each import all of them under the hook (all "
+        "proxied): one with no watcher (the baseline), one watching with OS file events, one "
+        "with OS file events but without the inotify doorbell (the watcher then wakes every "
+        "5 ms step, as it does where there is no inotify: macOS, Windows, or watchfiles "
+        "polling), and one polling at the default interval. Once every file is watched and "
+        f"a further second has passed, all of them are asked at once, {rounds} times, to "
+        f"sleep {seconds:g} s and report the CPU time of the whole process (every thread, "
+        "`process_time`) over that sleep: each figure is CPU time over wall-clock time, so "
+        "the other work on this shared 2-CPU machine delays the processes without being "
+        "charged to them. Per round, a watcher's cost is its figure minus the baseline's over "
+        "the same seconds; the target is the median over the rounds. Wake-ups are the "
+        "context switches of all the process's threads (`/proc/self/task/*/status`), per "
+        "second.",
+    )
+    _watch_latency(result, edits, poll_edits)
+    _watch_idle(result, files, rounds, seconds)
+    return result
+
+
+def _watch_latency(result: CaseResult, edits: int, poll_edits: int) -> None:
+    rows = []
+    with _scratch() as tmp:
+        _gen.package(Path(tmp), LATENCY_PACKAGE, {"mod": _gen.edited_module(0)})
+        common = {"root": tmp, "package": LATENCY_PACKAGE, "seed": 0, "timeout": 10.0}
+        for poll, count in ((False, edits), (True, poll_edits)):
+            out = run_worker(
+                PYTHON, "watch_latency", {**common, "poll": poll, "edits": count}, TIMEOUT
+            )
+            samples = [s * 1e3 for s in out["samples"]]
+            label = "OS file events" if not poll else f"polling every {out['interval']:g} s"
+            if out["backend"] != ("polling" if poll else "events"):
+                raise BenchError(f"{label}: the watcher ran the {out['backend']} backend")
+            rows.append(
+                [
+                    label,
+                    str(len(samples)),
+                    f"{median(samples):.1f} ms",
+                    f"{percentile(samples, 0.95):.1f} ms",
+                    f"{min(samples):.1f}-{max(samples):.1f} ms",
+                ]
+            )
+            if not poll:
+                result.measurements += [
+                    Measurement(
+                        "edit-to-live latency, OS file events, median",
+                        median(samples),
+                        "ms",
+                        LATENCY_MEDIAN_LIMIT_MS,
+                    ),
+                    Measurement(
+                        "edit-to-live latency, OS file events, 95th percentile",
+                        percentile(samples, 0.95),
+                        "ms",
+                        LATENCY_P95_LIMIT_MS,
+                    ),
+                ]
+    result.tables.append(
+        Table(
+            ["backend", "edits", "median", "95th percentile", "min-max"],
+            rows,
+            "Edit-to-live latency of a small module (wall-clock).",
+        )
+    )
+
+
+def _watch_idle(result: CaseResult, files: int, rounds: int, seconds: float) -> None:
+    sessions: dict[str, Session] = {}
+    answers: dict[str, list[dict[str, Any]]] = {mode: [] for mode in IDLE_MODES}
+    with _scratch() as tmp:
+        root = Path(tmp)
+        names = _gen.tiny_tree(root, files, 100, IDLE_PREFIX)
+        names_file = root / "names.txt"
+        names_file.write_text("\n".join(names), encoding="utf-8")
+        common = {
+            "root": tmp,
+            "names_file": str(names_file),
+            "count": files,
+            "pattern": IDLE_PREFIX + "*",
+            "settle": 1.0,
+        }
+        try:
+            for mode in IDLE_MODES:
+                # The baseline first, alone: it writes the .pyc files; then the
+                # others start together.
+                sessions[mode] = Session(
+                    PYTHON, "watch_idle", {**common, "mode": mode}, TIMEOUT, greet=mode == BASELINE
+                )
+            for mode, session in sessions.items():
+                greeting = session.greeting or session.wait_greeting()
+                watched = 0 if mode == BASELINE else files
+                if greeting["proxied"] != files or greeting["watched"] != watched:
+                    raise BenchError(f"{mode}: {greeting} ({files} modules expected)")
+            interval = sessions["polling"].greeting["interval"]
+            for _ in range(rounds):
+                # All at once: the same seconds of the machine's life for every one.
+                for session in sessions.values():
+                    session.send({"seconds": seconds})
+                for mode, session in sessions.items():
+                    answers[mode].append(session.receive())
+            for session in sessions.values():
+                session.close({"seconds": 0})
+        finally:
+            for session in sessions.values():
+                session.stop()
+
+    def share(answer: dict[str, Any]) -> float:
+        return 100 * answer["cpu"] / answer["wall"]
+
+    base = [share(a) for a in answers[BASELINE]]
+    rows = []
+    for mode, outs in answers.items():
+        extra = [share(a) - b for a, b in zip(outs, base, strict=True)]
+        label = f"polling every {interval:g} s (the default)" if mode == "polling" else mode
+        rows.append(
+            [
+                label,
+                "0" if mode == BASELINE else f"{files:,}",
+                f"{median([share(a) for a in outs]):.3f}%",
+                "" if mode == BASELINE else f"{median(extra):+.3f}%",
+                "" if mode == BASELINE else f"{min(extra):+.3f} to {max(extra):+.3f}%",
+                f"{median([a['switches'] / a['wall'] for a in outs]):.0f}",
+            ]
+        )
+        if mode == "events":
+            what = f"idle CPU of the watcher, {files:,} files, OS file events"
+            result.measurements.append(Measurement(what, median(extra), "%", IDLE_LIMIT))
+        elif mode == "polling":
+            what = f"idle CPU of the watcher, {files:,} files, polling every {interval:g} s"
+            result.measurements.append(Measurement(what, median(extra), "%"))
+    result.tables.append(
+        Table(
+            [
+                "process",
+                "watched files",
+                "CPU, % of a core",
+                "over the baseline",
+                "min-max over the rounds",
+                "wake-ups per second",
+            ],
+            rows,
+            f"{rounds} rounds of {seconds:g} s, medians; CPU time over wall-clock time.",
+        )
+    )
+
+
+# -- 8. a service edited under load: hookreload against a restart-based reloader ----
+
+SERVICE_LIMIT = 0.1  # hookreload's edit-to-live over the restart-based one's
+HOOKRELOAD, RESTART = "hookreload", "uvicorn --reload"
+SERVICE_PAUSE = 0.002  # between two requests of one client
+SERVICE_TIMEOUT = 5.0  # a request that takes longer failed
+SERVICE_SETTLE = 0.5  # after an edit went live, failures still count for this long
+
+
+@dataclass
+class _Edit:
+    """What one edit of a service's handler did, as its clients saw it."""
+
+    seconds: float  # from the write to the first response with the new message
+    failed: dict[str, int]  # per kind of client
+    kinds: list[str]  # what each failure was
+    answered: int
+    longest: float  # the longest wait for a response
+    kept: bool  # the request counter went on from where it was
+
+
+def _service_commands(port: int) -> dict[str, list[str]]:
+    return {
+        HOOKRELOAD: [PYTHON, "-m", "hookreload", "-m", "examples.service.app", "--port", str(port)],
+        RESTART: [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "examples.service.app:app",
+            "--reload",
+            "--host",
+            _service.HOST,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+    }
+
+
+def service(settings: Settings) -> CaseResult:
+    rounds = settings.pick(6, 2)
+    result = CaseResult(
+        "service",
+        "A service edited under load: hookreload against `uvicorn --reload`",
+        "The Starlette service of `examples/service/` (its handlers in `handlers.py`, a request "
+        "counter kept across reloads by `__reload__`) is copied twice to a temporary "
+        "directory and started on loopback, side by side: under hookreload as its README says "
+        "(`python -m hookreload -m examples.service.app`, OS file events) and under "
+        "`uvicorn examples.service.app:app --reload` with its defaults (the restart-based "
+        "reloader a Starlette service is usually developed under, and the gentler of the two "
+        "the issue names: its supervisor keeps the listening socket open while it restarts "
+        "the worker process, where hupper restarts the process that owns it). Against each, "
+        "two client threads send `GET /` continuously, 2 ms apart: one keeps its connection "
+        "open, as browsers, proxies and most HTTP clients do, and opens a new one after a "
+        "failure; one opens a connection per request. A failure is a connection error, a timeout "
+        f"({SERVICE_TIMEOUT:g} s) or a 5xx status. Each edit rewrites the `MESSAGE = ...` "
+        "line of one side's `handlers.py` in place, as an editor saves; edit-to-live "
+        "(wall-clock) runs from the write to the first response carrying the new message; "
+        "failures count from the write until "
+        f"{SERVICE_SETTLE:g} s after that response. The sides are edited in turn, the order "
+        f"switching every round: one warm-up edit each, then {rounds} each, every client "
+        "running throughout. The target is the ratio of the medians, and no failed request "
+        "under hookreload. Like the rest of the suite, servers and clients share one CPU. "
+        "uvicorn's reloader binds a socket on whose connections Nagle's algorithm stays on, "
+        "so its kept connection gets an answer only every ~40 ms (the example's own `main()` "
+        "binds one without); edit-to-live is read from either client, and the "
+        "connection-per-request one answers within a few ms on both sides.",
+    )
+    try:
+        run_python(PYTHON, ["-c", "import starlette, uvicorn"], TIMEOUT)
+    except BenchError as exc:
+        raise BenchError(
+            "the service extra is not installed: pip install -e '.[service]' "
+            f"(make bench does)\n{exc}"
+        ) from exc
+    edits: dict[str, list[_Edit]] = {HOOKRELOAD: [], RESTART: []}
+    failed_total: dict[str, int] = {}
+    with _scratch() as tmp:
+        root = Path(tmp)
+        servers: dict[str, _service.Server] = {}
+        clients: dict[str, list[_service.Client]] = {}
+        handlers: dict[str, Path] = {}
+        try:
+            for number, side in enumerate(edits):
+                home = root / f"side{number}"
+                handlers[side] = _service.copy_example(home)
+                port = _service.free_port()
+                env = {"HOOKRELOAD_POLL": "0"} if side == HOOKRELOAD else {}
+                command = _service_commands(port)[side]
+                servers[side] = _service.Server(command, home, root / f"side{number}.log", env)
+                servers[side].wait_ready(port, 60)
+                clients[side] = [
+                    _service.Client(port, keep_alive, SERVICE_PAUSE, SERVICE_TIMEOUT)
+                    for keep_alive in (True, False)
+                ]
+            for client in (c for side_clients in clients.values() for c in side_clients):
+                client.start()
+            for number, side in enumerate(_alternating(rounds + 1, list(edits))):
+                edit = _edit_service(handlers[side], clients[side], f"edit {number}", servers[side])
+                if number >= 2:  # one warm-up edit for each side
+                    edits[side].append(edit)
+        finally:
+            for side_clients in clients.values():
+                for client in side_clients:
+                    client.stop()
+            for server in servers.values():
+                server.stop()
+        for side, side_clients in clients.items():
+            failed_total[side] = sum(not a.ok for c in side_clients for a in c.answers)
+    seconds = {side: [e.seconds for e in side_edits] for side, side_edits in edits.items()}
+    failed = {
+        side: sum(sum(e.failed.values()) for e in side_edits) for side, side_edits in edits.items()
+    }
+    result.measurements += [
+        Measurement(
+            "edit-to-live of a Starlette service, hookreload / uvicorn --reload",
+            ratio_of_medians(seconds[HOOKRELOAD], seconds[RESTART]),
+            "x",
+            SERVICE_LIMIT,
+        ),
+        Measurement(
+            "failed requests during the edits, hookreload", failed[HOOKRELOAD], "requests", 0
+        ),
+        Measurement(
+            "failed requests during the edits, uvicorn --reload", failed[RESTART], "requests"
+        ),
+    ]
+    rows = []
+    for side, side_edits in edits.items():
+        kinds = sorted(set(k for e in side_edits for k in e.kinds))
+        rows.append(
+            [
+                side,
+                ms(median(seconds[side])),
+                f"{ms(min(seconds[side]))}-{ms(max(seconds[side]))}",
+                " / ".join(str(sum(e.failed[kind] for e in side_edits)) for kind in _CLIENT_KINDS),
+                ", ".join(kinds) or "none",
+                str(sum(e.answered for e in side_edits)),
+                ms(median([e.longest for e in side_edits])),
+                f"{sum(e.kept for e in side_edits)} of {len(side_edits)}",
+            ]
+        )
+    result.tables.append(
+        Table(
+            [
+                "served by",
+                "edit-to-live (median)",
+                "min-max",
+                "failed requests (kept connection / new connection)",
+                "failures",
+                "requests answered during the edits",
+                "longest wait for a response (median)",
+                "request counter kept",
+            ],
+            rows,
+            f"{rounds} edits each. Failed requests over the whole run, warm-up and the time "
+            "between edits included: "
+            + ", ".join(f"{side} {count}" for side, count in failed_total.items())
+            + ".",
+        )
+    )
+    return result
+
+
+_CLIENT_KINDS = ("kept connection", "new connection")
+
+
+def _edit_service(
+    handlers: Path, clients: list[_service.Client], message: str, server: _service.Server
+) -> _Edit:
+    """Edit ``handlers`` to say ``message``; what ``clients`` saw until it was live and after."""
+    first = [len(client.answers) for client in clients]
+    before = [a.number for client in clients for a in client.answers if a.number is not None]
+    start = time.perf_counter()
+    _service.set_message(handlers, message)
+    live: float | None = None
+    while live is None:
+        time.sleep(0.001)
+        if time.perf_counter() - start > 30:
+            raise BenchError(f"{message!r} was not served 30 s after the edit:\n{server.output()}")
+        done = [
+            a.end
+            for client, i in zip(clients, first, strict=True)
+            for a in client.answers[i:]
+            if a.message == message
+        ]
+        live = min(done, default=None)
+    time.sleep(SERVICE_SETTLE)
+    end = live + SERVICE_SETTLE
+    window = {
+        kind: [a for a in client.answers[i:] if a.end <= end]
+        for kind, client, i in zip(_CLIENT_KINDS, clients, first, strict=True)
+    }
+    answers = [a for side in window.values() for a in side]
+    new = [a for a in answers if a.message == message and a.number is not None]
+    first_new = min(new, key=lambda a: a.end)
+    return _Edit(
+        seconds=live - start,
+        failed={kind: sum(not a.ok for a in side) for kind, side in window.items()},
+        kinds=[a.detail for a in answers if not a.ok],
+        answered=sum(a.ok for a in answers),
+        longest=max(a.end - a.start for a in answers),
+        kept=bool(before) and (first_new.number or 0) > max(before),
+    )
+
+
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
@@ -566,5 +951,7 @@ CASES: dict[str, Case] = {
         Case("memory", "memory across 1,000 reloads", memory),
         Case("scaling", "reload cost with 5,000 modules loaded", scaling),
         Case("startup", "import hookreload time", startup),
+        Case("watch", "the watcher's edit-to-live latency and idle CPU", watcher),
+        Case("service", "a service edited under load, against uvicorn --reload", service),
     )
 }

@@ -6,7 +6,8 @@ Usage::
 
 Every timing target is a ratio of two things measured side by side in the same
 run (interleaved, medians of repeats), so the figures hold on a noisy machine
-where absolute times do not. ``make bench`` runs the full suite and writes
+where absolute times do not; the watcher's targets, set in milliseconds and in
+percent of a core, are the exception. ``make bench`` runs the full suite and writes
 ``docs/benchmarks.md``.
 """
 
@@ -206,8 +207,11 @@ def markdown_report(
         "Every timing target is a **ratio** of two things measured side by side in the same "
         "run: the two sides alternate (interleaved repeats, interpreters answering in turn, or "
         "fresh interpreters started in alternating order) and the figure compares their "
-        "medians. No target is an absolute time. Times are the CPU time of the measuring "
-        "process unless a column says wall-clock, and the run and every interpreter it starts "
+        "medians. No target is an absolute time, except the watcher's, which its issue sets "
+        "in milliseconds (edit-to-live latency, wall-clock: what a user waits) and in percent "
+        "of a core (idle CPU, measured in CPU time against a process with no watcher over the "
+        "same seconds); they are medians of many samples too. Times are the CPU time of the "
+        "measuring process unless a column says wall-clock, and the run and every interpreter it starts "
         "are pinned to one CPU (`--cpu`): on a shared virtual machine the two CPUs do not run "
         "at the same speed, and which one a process lands on would otherwise decide more than "
         "what is measured. Expect a few percent of run-to-run variation in the ratios. "
