@@ -64,6 +64,63 @@ def test_uncaught_exception_propagates(tmp_path: Path) -> None:
     assert hookreload._hook.active() is None
 
 
+@pytest.mark.parametrize(("options", "dependents"), [([], True), (["--no-dependents"], False)])
+def test_dependents_are_on_unless_turned_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], dependents: bool
+) -> None:
+    script = _script(tmp_path, "import hookreload\nprint(hookreload._hook.active().dependents)\n")
+    assert _cli.main([*options, str(script)]) == 0
+    assert capsys.readouterr().out == f"{dependents}\n"
+
+
+@pytest.mark.parametrize(("options", "patch"), [([], False), (["--patch"], True)])
+def test_patch_is_off_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], patch: bool
+) -> None:
+    script = _script(tmp_path, "import hookreload\nprint(hookreload._hook.active().patch)\n")
+    assert _cli.main([*options, str(script)]) == 0
+    assert capsys.readouterr().out == f"{patch}\n"
+
+
+def test_a_reference_follows_edits_in_a_real_process_with_patch(tmp_path: Path) -> None:
+    (tmp_path / "patched_mod.py").write_text("def answer():\n    return 'one'\n")
+    script = _script(
+        tmp_path,
+        """
+        import sys, time
+        from patched_mod import answer  # a reference taken once, at start
+        last = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = answer()
+            if now != last:
+                print("answer", now, flush=True)
+                last = now
+            if now == "two":
+                sys.exit(0)
+            time.sleep(0.005)
+        sys.exit(1)
+        """,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hookreload", "--patch", "--include", "patched_mod", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        _wait_for_line(proc, "answer one")
+        (tmp_path / "patched_mod.py").write_text("def answer():\n    return 'two'\n")
+        _wait_for_line(proc, "answer two")
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert "(patched 1)" in err
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
 def test_option_splitting() -> None:
     assert _cli._split(["--poll", "0.2", "app.py", "--poll"]) == (
         ["--poll", "0.2"],
@@ -173,6 +230,74 @@ def test_edit_broken_save_and_recovery_in_a_real_process(tmp_path: Path, entry: 
         assert "SyntaxError" in err
         assert "keeping version 2" in err
         assert "\033[" not in err  # not a terminal: no colour
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def _lines_until(proc: subprocess.Popen[str], needle: str, timeout: float = 20) -> list[str]:
+    """The lines printed until the one holding ``needle``, that one included."""
+    assert proc.stdout is not None
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            lines.append(line.rstrip("\n"))
+            if needle in line:
+                return lines
+        elif proc.poll() is not None:
+            break
+    raise AssertionError(f"{needle!r} never printed; got {lines}")
+
+
+@pytest.mark.parametrize("options", [[], ["--no-dependents"]])
+def test_dependents_in_a_real_process(tmp_path: Path, options: list[str]) -> None:
+    (tmp_path / "shop_models.py").write_text("PRICE = 1\n")
+    (tmp_path / "shop_views.py").write_text(
+        "from shop_models import PRICE\n\ndef price():\n    return PRICE\n"
+    )
+    (tmp_path / "shop_sentinel.py").write_text("N = 1\n")
+    script = _script(
+        tmp_path,
+        """
+        import threading, hookreload, shop_views, shop_sentinel
+
+        done = threading.Event()
+
+        def report(event):
+            print("event", event.name, event.cause, flush=True)
+            if event.name == "shop_sentinel":
+                done.set()
+
+        hookreload.on_reload(report)
+        print("ready", flush=True)
+        # The sentinel's reload comes in a later batch: the models' batch is done.
+        done.wait(30)
+        print("price", shop_views.price(), flush=True)
+        """,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hookreload", *options, "--include", "shop_*", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        _wait_for_line(proc, "ready")
+        (tmp_path / "shop_models.py").write_text("PRICE = 2\n")
+        _wait_for_line(proc, "event shop_models None")
+        (tmp_path / "shop_sentinel.py").write_text("N = 2\n")
+        out = _lines_until(proc, "price")
+        # communicate() reads the pipe itself: only after the lines read here.
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        if options:
+            assert out == ["event shop_sentinel None", "price 1"]
+        else:
+            assert out == ["event shop_views shop_models", "event shop_sentinel None", "price 2"]
+            assert "reloaded shop_views v2" in err
     finally:
         proc.kill()
         proc.communicate()

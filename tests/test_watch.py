@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 
 import hookreload
 from hookreload import _watch, _watch_backend
-from hookreload._changes import Debouncer, reload_order
+from hookreload._changes import Debouncer
 from hookreload._sources import Sources
 from hookreload._versions import all_records
 from hookreload._watch import Settings, Watcher
@@ -191,12 +192,6 @@ def test_debouncer_refuses_negative_times() -> None:
     assert "quiet=10 ms" in repr(Debouncer(0.01, 0.5))
 
 
-def test_reload_order_puts_packages_first_then_load_order() -> None:
-    keys = {"app.views": 3.0, "app.models": 2.0, "app": 4.0, "lib": 1.0, "app.sub.x": 0.5}
-    assert reload_order(keys) == ["app", "app.sub.x", "lib", "app.models", "app.views"]
-    assert reload_order({}) == []
-
-
 class FakeBackend:
     """Yields the batches it was given, then stops: the watcher runs in the test's thread."""
 
@@ -220,7 +215,7 @@ def serve(*batches: list[str]) -> Watcher:
     return watcher
 
 
-def test_a_batch_reloads_packages_first_then_in_import_order(
+def test_a_batch_without_imports_between_its_modules_reloads_in_import_order(
     project: Project, hook: hookreload.Hook, events: Events
 ) -> None:
     project.write("sub/__init__.py", "P = 1\n")
@@ -239,6 +234,42 @@ def test_a_batch_reloads_packages_first_then_in_import_order(
     assert names == [project.name("sub"), project.name("sub.low"), project.name("high")]
     assert all(e.ok for e in events)
     assert set(events.threads) == {threading.current_thread().name}
+
+
+def test_a_batch_reloads_in_dependency_order_not_import_order(
+    project: Project, hook: hookreload.Hook, events: Events
+) -> None:
+    project.write("a.py", "A = 1\n")
+    project.write("b.py", "B = 1\n")
+    a = project.load("a")
+    project.load("b")
+    # a imported first, then made to take a name from b: b must reload first.
+    project.write("a.py", "from .b import B\nA = B\n")
+    hookreload.reload(a)
+    events.clear()
+    paths = [str(project.write("a.py", "from .b import B\nA = B\n# 2\n"))]
+    paths.append(str(project.write("b.py", "B = 2\n")))
+    serve(paths)
+    assert [e.name for e in events] == [project.name("b"), project.name("a")]
+    assert a.A == 2
+
+
+def test_a_batch_reloads_an_import_cycle_in_the_order_it_first_loaded(
+    project: Project, hook: hookreload.Hook, events: Events
+) -> None:
+    # The package takes `thing` from its submodule, which takes CONFIG from the
+    # package: the submodule finished loading first, and reloads first.
+    project.write("__init__.py", "CONFIG = 1\nfrom .sub import thing\n")
+    project.write("sub.py", "from . import CONFIG\nthing = ('thing', CONFIG)\n")
+    pkg = project.load()
+    project.load("sub")
+    paths = [
+        str(project.write("__init__.py", "CONFIG = 1\nfrom .sub import thing\nP = 2\n")),
+        str(project.write("sub.py", "from . import CONFIG\nthing = ('new thing', CONFIG)\n")),
+    ]
+    serve(paths)
+    assert [e.name for e in events] == [project.name("sub"), project.package]
+    assert pkg.thing == ("new thing", 1)
 
 
 def test_a_batch_skips_files_whose_content_did_not_change(
@@ -749,6 +780,151 @@ def test_reload_changed_sees_an_edit_right_after_the_import(
     project.write("mod.py", "X = 2\n")
     assert [e.name for e in hookreload.reload_changed()] == [project.name("mod")]
     assert mod.X == 2
+
+
+# -- dependents: the modules that took names from a reloaded one -------------------------
+
+
+def _shop(project: Project) -> dict[str, types.ModuleType]:
+    """models; views and api that took names from it, directly or through views; others that did not."""
+    project.write("models.py", "class Model:\n    version = 1\n")
+    project.write(
+        "views.py", "from .models import Model\n\ndef version():\n    return Model.version\n"
+    )
+    project.write("api.py", "from .views import version\n")
+    project.write(
+        "lazy.py", "def version():\n    from .models import Model\n    return Model.version\n"
+    )
+    project.write("plain.py", "from . import models\n")
+    return {name: project.load(name) for name in ("models", "views", "api", "lazy", "plain")}
+
+
+def _causes(events: Events) -> list[tuple[str, str | None]]:
+    """Each event's module and cause, short names, in order."""
+
+    def short(name: str | None) -> str | None:
+        return None if name is None else name.rpartition(".")[2]
+
+    return [(short(e.name) or "", short(e.cause)) for e in events]
+
+
+def test_dependents_reload_after_the_module_they_took_names_from(
+    project: Project, events: Events
+) -> None:
+    hookreload.install(include=[project.package], dependents=True)
+    shop = _shop(project)
+    project.write("models.py", "class Model:\n    version = 2\n")
+    results = hookreload.reload_changed()
+    assert _causes(events) == [("models", None), ("views", "models"), ("api", "views")]
+    assert results == list(events)
+    assert all(e.ok for e in results)
+    assert "after 'hr_test_" in repr(results[1])
+    assert shop["views"].version() == shop["api"].version() == 2
+    # Those that took no name reach the new version by themselves, and were not reloaded.
+    assert shop["lazy"].version() == shop["plain"].models.Model.version == 2
+    assert [v.number for v in hookreload.versions(shop["lazy"])] == [1]
+    assert hookreload.reload_changed() == []
+
+
+def test_without_dependents_the_copies_stay_old(project: Project, hook: hookreload.Hook) -> None:
+    assert not hook.dependents
+    shop = _shop(project)
+    project.write("models.py", "class Model:\n    version = 2\n")
+    assert [e.name for e in hookreload.reload_changed()] == [project.name("models")]
+    assert shop["views"].version() == 1
+    assert shop["lazy"].version() == 2
+
+
+def test_dependents_through_the_watcher(project: Project, events: Events) -> None:
+    hookreload.install(include=[project.package], watch=True, dependents=True)
+    shop = _shop(project)
+    sentinel_round(project, events, 1)
+    events.clear()
+    project.write("models.py", "class Model:\n    version = 2\n")
+    wait_reloaded(events, project.name("api"), 2)
+    assert _causes(events) == [("models", None), ("views", "models"), ("api", "views")]
+    assert set(events.threads) == {_watch.THREAD_NAME}
+    assert shop["api"].version() == 2
+
+
+def test_a_failing_dependent_is_reported_and_the_module_stays_reloaded(
+    project: Project, events: Events, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hookreload")
+    hookreload.install(include=[project.package], dependents=True)
+    shop = _shop(project)
+    project.write(
+        "views.py",
+        "from .models import Model\nassert Model.version < 3, 'too new'\n\n"
+        "def version():\n    return Model.version\n",
+    )
+    hookreload.reload(shop["views"], dependents=False)
+    events.clear()
+    project.write("models.py", "class Model:\n    version = 3\n")
+    results = hookreload.reload_changed()
+    # api took names from views, which kept its version: api is left alone.
+    assert _causes(events) == [("models", None), ("views", "models")]
+    assert [e.ok for e in results] == [True, False]
+    error = results[1].error
+    assert isinstance(error, hookreload.ReloadError)
+    assert "AssertionError" in str(error) and "keeping version 2" in str(error)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [str(error)]
+    assert shop["models"].Model.version == 3  # not undone
+    assert shop["views"].version() == 1
+    assert [v.number for v in hookreload.versions(shop["api"])] == [1]
+
+
+def test_dependents_already_in_the_batch_reload_once(project: Project, events: Events) -> None:
+    hookreload.install(include=[project.package], dependents=True)
+    shop = _shop(project)
+    project.write("models.py", "class Model:\n    version = 2\n")
+    project.write(
+        "views.py", "from .models import Model\n\ndef version():\n    return -Model.version\n"
+    )
+    hookreload.reload_changed()
+    assert _causes(events) == [("models", None), ("views", None), ("api", "views")]
+    assert shop["api"].version() == -2
+
+
+def test_reload_reloads_dependents_as_asked_or_as_the_hook_says(
+    project: Project, events: Events
+) -> None:
+    hook = hookreload.install(include=[project.package])
+    shop = _shop(project)
+    hookreload.reload(shop["models"])
+    assert _causes(events) == [("models", None)]
+    events.clear()
+    version = hookreload.reload(shop["models"], dependents=True)
+    assert version.number == 3
+    assert _causes(events) == [("models", None), ("views", "models"), ("api", "views")]
+    hook.uninstall()
+    hookreload.install(include=[project.package], dependents=True)
+    events.clear()
+    hookreload.reload(shop["models"], dependents=False)
+    assert _causes(events) == [("models", None)]
+    events.clear()
+    hookreload.reload(project.name("models"))
+    assert _causes(events) == [("models", None), ("views", "models"), ("api", "views")]
+    # A failed reload raises as ever, and reloads no dependent.
+    events.clear()
+    project.write("models.py", "class Model(:\n")
+    with pytest.raises(hookreload.ReloadError):
+        hookreload.reload(shop["models"])
+    assert _causes(events) == [("models", None)]
+
+
+def test_install_dependents_option(project: Project) -> None:
+    hook = hookreload.install(include=[project.package], dependents=True)
+    assert hook.dependents
+    assert "dependents=True" in repr(hook)
+    assert hookreload.install(include=[project.package], dependents=True) is hook
+    with pytest.raises(ValueError, match="already installed with other options"):
+        hookreload.install(include=[project.package])
+    hook.uninstall()
+    with pytest.raises(ValueError, match="dependents must be True or False"):
+        hookreload.install(include=[project.package], dependents="yes")  # type: ignore[arg-type]
+    assert not hookreload.install(include=[project.package]).dependents
 
 
 # -- stopping -----------------------------------------------------------------------------

@@ -16,8 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import types
 
+from . import _hook, _keep
 from ._errors import HookreloadError, NotProxiedError, ReloadError
 from ._events import ReloadEvent, subscribe
 from ._hook import Hook, install, uninstall
@@ -28,7 +30,9 @@ from ._versions import Version, record_of, resolve
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 __all__ = [
     "Hook",
@@ -40,6 +44,7 @@ __all__ = [
     "current",
     "install",
     "is_proxy",
+    "keep",
     "live",
     "on_reload",
     "reload",
@@ -52,14 +57,19 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def reload(target: types.ModuleType | str) -> Version:
+def reload(target: types.ModuleType | str, *, dependents: bool | None = None) -> Version:
     """Build a new version of a proxied module from its source file and switch to it.
 
     Args:
         target: the module (a proxy) or its dotted name.
+        dependents: once it reloaded, also reload the proxied modules that
+            took names from it (``from target import name``), transitively,
+            in dependency order. ``None``: as ``install(dependents=...)``
+            says. Their failures are logged and sent to ``on_reload``
+            callbacks, not raised.
 
     Returns:
-        The new live version.
+        The new live version of ``target``.
 
     Raises:
         ReloadError: the source is missing or does not compile, executing it
@@ -72,7 +82,13 @@ def reload(target: types.ModuleType | str) -> Version:
         >>> v.number                                   # doctest: +SKIP
         2
     """
-    return reload_record(resolve(target, "reload"))
+    record = resolve(target, "reload")
+    version = reload_record(record)
+    if dependents if dependents is not None else _hook.dependents():
+        from ._batch import reload_dependents  # on first use: keeps `import hookreload` cheap
+
+        reload_dependents([record])
+    return version
 
 
 def reload_changed() -> list[ReloadEvent]:
@@ -83,7 +99,8 @@ def reload_changed() -> list[ReloadEvent]:
     ``install(watch=True, reload_in="safe-points")`` so the watcher only
     collects changes. A module changed when its file's content hash differs
     from its live version's. Modules changed together reload as one batch,
-    packages before their submodules, then in the order they were imported.
+    in dependency order (a module after those it imports), then, with
+    ``install(dependents=True)``, the modules that took names from them.
 
     With a watcher running it reloads what the watcher collected, and costs
     nothing when nothing changed (with the default ``reload_in="thread"`` the
@@ -142,6 +159,22 @@ def versions(target: types.ModuleType | str) -> list[Version]:
     if record.history:
         record.live_module()  # version 1's module object is made on first need
     return list(record.history)
+
+
+def keep(name: str, factory: Callable[[], T]) -> T:
+    """State that survives reloads: the live version's ``name``, or ``factory()``.
+
+    Call it at module level. On the first import it returns ``factory()``; while
+    a reload executes the new version, it returns the object the live (old)
+    version holds under ``name``, so the new version takes it over instead of
+    starting empty. A declarative alternative to ``__reload__(old)`` for
+    one variable. Outside a module managed by hookreload it calls ``factory``.
+
+    Example:
+        >>> cache = hookreload.keep("cache", dict)  # doctest: +SKIP
+        >>> connections = hookreload.keep("connections", lambda: Pool(size=4))  # doctest: +SKIP
+    """
+    return _keep.keep_for(name, factory, sys._getframe(1).f_globals)
 
 
 def is_proxy(obj: object) -> bool:

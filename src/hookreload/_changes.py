@@ -2,16 +2,19 @@
 
 The watcher's backends say *which* files may have changed and *when*; this
 module decides *when a batch is complete* and *in which order* its modules
-reload. Keeping it free of threads and of the file system lets tests drive
-every editor save pattern deterministically (watchfiles tests its batching
-the same way, through a fake backend).
+reload (given the import graph, which ``_graph`` reads). Keeping it free of
+threads and of the file system lets tests drive every editor save pattern
+deterministically (watchfiles tests its batching the same way, through a
+fake backend).
 """
 
 from __future__ import annotations
 
+import heapq
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 
 class Debouncer:
@@ -97,26 +100,98 @@ class Debouncer:
         return self._latest + self.quiet if self._first else None
 
 
-def reload_order(keys: Mapping[str, float]) -> list[str]:
-    """Module names in the order a batch reloads them.
+def dependency_order(names: Sequence[str], depends_on: Mapping[str, Iterable[str]]) -> list[str]:
+    """``names`` reordered so that each comes after the ones it depends on; stable.
 
-    A package comes before its submodules (its ``__init__`` may rebind what
-    they read from it); otherwise modules keep the order of ``keys``, the time
-    each first finished loading, so a module comes after the ones it imported
-    at its own import. (Dependency order from the import graph comes later.)
+    The result is the topological order that keeps closest to ``names``: of
+    the names whose dependencies are all placed, the earliest in ``names``
+    goes next. The names of a cycle (modules that import each other) go
+    together, in their order in ``names``, once everything any of them
+    depends on is placed. Dependencies not in ``names`` are ignored.
+
+    Args:
+        names: the names, in the order to keep where dependencies allow.
+        depends_on: for each name, the names it depends on.
 
     Example:
-        >>> reload_order({"app.views": 2.0, "app": 3.0, "app.models": 1.0, "lib": 0.5})
-        ['lib', 'app', 'app.models', 'app.views']
+        >>> dependency_order(["app", "views", "models", "lib"], {"views": ["models", "app"]})
+        ['app', 'models', 'views', 'lib']
+        >>> dependency_order(["a", "b", "c"], {"a": ["b"], "b": ["a", "c"]})
+        ['c', 'a', 'b']
     """
+    index = {name: i for i, name in enumerate(names)}
+    if len(index) != len(names):
+        raise ValueError(f"names must be distinct: {list(names)!r}")
+    edges = [
+        sorted({index[d] for d in depends_on.get(name, ()) if d in index and d != name})
+        for name in names
+    ]
+    component = _components(edges)
+    count = max(component, default=-1) + 1
+    members: list[list[int]] = [[] for _ in range(count)]
+    for node, c in enumerate(component):
+        members[c].append(node)  # in the order of names
+    waiting = [0] * count
+    dependents: list[set[int]] = [set() for _ in range(count)]
+    for node, targets in enumerate(edges):
+        for target in targets:
+            c, d = component[node], component[target]
+            if c != d and c not in dependents[d]:
+                dependents[d].add(c)
+                waiting[c] += 1
+    ready = [(members[c][0], c) for c in range(count) if not waiting[c]]
+    heapq.heapify(ready)
     ordered: list[str] = []
-    placed: set[str] = set()
-    for name in sorted(keys, key=lambda name: (keys[name], name)):
-        parts = name.split(".")
-        # Ancestors in the batch first, outermost first, then the module.
-        for depth in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:depth])
-            if prefix in keys and prefix not in placed:
-                placed.add(prefix)
-                ordered.append(prefix)
+    while ready:
+        _, c = heapq.heappop(ready)
+        ordered.extend(names[node] for node in members[c])
+        for d in dependents[c]:
+            waiting[d] -= 1
+            if not waiting[d]:
+                heapq.heappush(ready, (members[d][0], d))
     return ordered
+
+
+def _components(edges: list[list[int]]) -> list[int]:
+    """The strongly connected component of each node (Tarjan's algorithm, without recursion)."""
+    n = len(edges)
+    number = [-1] * n
+    low = [0] * n
+    component = [-1] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    counter = found = 0
+    for root in range(n):
+        if number[root] >= 0:
+            continue
+        number[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        work = [(root, iter(edges[root]))]
+        while work:
+            node, targets = work[-1]
+            for target in targets:
+                if number[target] < 0:
+                    number[target] = low[target] = counter
+                    counter += 1
+                    stack.append(target)
+                    on_stack[target] = True
+                    work.append((target, iter(edges[target])))
+                    break
+                if on_stack[target]:
+                    low[node] = min(low[node], number[target])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == number[node]:
+                    while True:
+                        member = stack.pop()
+                        on_stack[member] = False
+                        component[member] = found
+                        if member == node:
+                            break
+                    found += 1
+    return component

@@ -25,6 +25,7 @@ examples:
   hookreload app.py --port 8000
   hookreload -m myservice.main
   hookreload --include myservice --poll 0.2 -m myservice.main
+  hookreload --patch app.py
 """
 
 
@@ -61,6 +62,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="INTERVAL",
         help="poll the files every INTERVAL seconds (default 0.5) instead of waiting for the "
         "operating system's file events: for network mounts and some containers",
+    )
+    parser.add_argument(
+        "--no-dependents",
+        dest="dependents",
+        action="store_false",
+        help="reload only the modules whose file changed; by default, the modules that took "
+        "names from a reloaded module (from module import name) reload after it, so their "
+        "copies are fresh",
+    )
+    parser.add_argument(
+        "--patch",
+        action="store_true",
+        help="update the old functions and classes in place at each reload, so that references "
+        "the program took before (from module import name, bound methods, instances) run the "
+        "new code too",
     )
     quiet = parser.add_mutually_exclusive_group()
     quiet.add_argument("-q", "--quiet", action="store_true", help="report only failed reloads")
@@ -157,7 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved_argv, saved_path0 = list(sys.argv), sys.path[0] if sys.path else ""
     if not sys.path:
         sys.path.append("")
-    hook = install(options.include, options.exclude, watch=True, poll=options.poll)
+    hook = install(
+        options.include,
+        options.exclude,
+        watch=True,
+        poll=options.poll,
+        dependents=options.dependents,
+        patch=options.patch,
+    )
     try:
         _run_program(options.module, rest)
     except SystemExit as exit_:

@@ -23,9 +23,33 @@ class ReloadEvent:
         error: the ``ReloadError`` that stopped it, or ``None`` on success.
         duration_s: how long the attempt took, in seconds.
         action: ``"reload"`` or ``"rollback"``.
+        cause: for a module reloaded because it took names from a module just
+            reloaded (``install(dependents=True)``), that module's name;
+            otherwise ``None``.
+        patched: with patch mode (``install(patch=True)``), the qualified names
+            (``f``, ``Cls``, ``Cls.method``) of the functions, classes and
+            instances of the old version updated in place; after a rollback,
+            those given their previous code back. Empty otherwise.
+        added: with patch mode, the functions and classes that the new version
+            defines and the old one did not.
+        removed: with patch mode, those the old version defined and the new one does not.
+        replaced: with patch mode, name -> why it could not be patched in place
+            (its closure or ``__slots__`` changed, say): the new object is bound
+            instead and references taken before the reload keep the old one.
     """
 
-    __slots__ = ("action", "duration_s", "error", "name", "version")
+    __slots__ = (
+        "action",
+        "added",
+        "cause",
+        "duration_s",
+        "error",
+        "name",
+        "patched",
+        "removed",
+        "replaced",
+        "version",
+    )
 
     def __init__(
         self,
@@ -34,12 +58,20 @@ class ReloadEvent:
         error: BaseException | None,
         duration_s: float,
         action: str = "reload",
+        cause: str | None = None,
     ) -> None:
         self.name = name
         self.version = version
         self.error = error
         self.duration_s = duration_s
         self.action = action
+        # Filled in by a reload or rollback made in patch mode.
+        self.patched: tuple[str, ...] = ()
+        self.added: tuple[str, ...] = ()
+        self.removed: tuple[str, ...] = ()
+        self.replaced: dict[str, str] = {}
+        # A batch reloading dependents says why before the reload builds the event.
+        self.cause = cause if cause is not None else _causes.__dict__.pop(name, None)
 
     @property
     def ok(self) -> bool:
@@ -48,7 +80,20 @@ class ReloadEvent:
 
     def __repr__(self) -> str:
         outcome = f"v{self.version.number}" if self.version is not None else f"failed: {self.error}"
-        return f"<ReloadEvent {self.action} {self.name!r} {outcome} in {self.duration_s * 1000:.1f} ms>"
+        after = f" after {self.cause!r}" if self.cause is not None else ""
+        return f"<ReloadEvent {self.action} {self.name!r}{after} {outcome} in {self.duration_s * 1000:.1f} ms>"
+
+
+# Module name -> the cause its next event in this thread reports (see expect_cause).
+_causes = threading.local()
+
+
+def expect_cause(name: str, cause: str | None) -> None:
+    """Make the next event built for ``name`` in this thread report ``cause`` (``None``: forget)."""
+    if cause is None:
+        _causes.__dict__.pop(name, None)
+    else:
+        _causes.__dict__[name] = cause
 
 
 _callbacks: list[Callback] = []

@@ -38,13 +38,16 @@ class Hook:
         keep: int,
         poll: bool | float | None = None,
         reload_in: ReloadIn = "thread",
+        dependents: bool = False,
     ) -> None:
         self.policy = policy
         self.watch = watch
+        self._patch = False
         self.patch = patch
         self.keep = keep
         self.poll = poll
         self.reload_in = reload_in
+        self.dependents = dependents
         self.finder = HookFinder(policy, keep, watched=watch)
         # The running watcher, with watch=True.
         self.watcher: Watcher | None = None
@@ -61,14 +64,41 @@ class Hook:
     def installed(self) -> bool:
         return self.finder in sys.meta_path
 
+    @property
+    def patch(self) -> bool:
+        """Whether reloads update the old version's functions and classes in place.
+
+        Settable while the hook is installed (``%hookreload patch on`` does it);
+        it applies from the next reload on. See docs/patch.md.
+
+        Example:
+            >>> hook = hookreload.install(include=["myapp"])  # doctest: +SKIP
+            >>> hook.patch = True  # references taken from now on follow reloads  # doctest: +SKIP
+        """
+        return self._patch
+
+    @patch.setter
+    def patch(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValueError(f"patch must be True or False, not {value!r}")
+        self._patch = value
+
     def _options(self) -> tuple[object, ...]:
-        return (self.policy, self.watch, self.patch, self.keep, self.poll, self.reload_in)
+        return (
+            self.policy,
+            self.watch,
+            self.patch,
+            self.keep,
+            self.poll,
+            self.reload_in,
+            self.dependents,
+        )
 
     def __repr__(self) -> str:
         state = "installed" if self.installed else "uninstalled"
         return (
             f"<hookreload.Hook {state} include={self.include!r} exclude={self.exclude!r} "
-            f"watch={self.watch} patch={self.patch} keep={self.keep}>"
+            f"watch={self.watch} patch={self.patch} keep={self.keep} dependents={self.dependents}>"
         )
 
     def uninstall(self) -> None:
@@ -111,6 +141,7 @@ def install(
     keep: int = 2,
     poll: bool | float | None = None,
     reload_in: ReloadIn = "thread",
+    dependents: bool = False,
 ) -> Hook:
     """Put hookreload's finder first on ``sys.meta_path``; modules imported from now on are proxies.
 
@@ -120,13 +151,18 @@ def install(
             source outside the standard library.
         exclude: patterns never to proxy.
         watch: start a watcher that reloads modules whose source changed.
-        patch: update old functions and classes in place (not built yet).
+        patch: after each reload, update the old version's functions and classes
+            in place, so that references taken before it follow the new code
+            (docs/patch.md). ``hook.patch`` switches it at run time.
         keep: versions kept per module, the live one included (2: live and
             previous, for ``rollback()``).
         poll: with ``watch``, poll every ``poll`` seconds (``True``: 0.5)
             instead of OS file events; ``None`` reads ``HOOKRELOAD_POLL``.
         reload_in: with ``watch``, where reloads run: ``"thread"``,
             ``"safe-points"`` (your ``reload_changed()`` calls) or an asyncio loop.
+        dependents: after a module reloads (by the watcher, ``reload_changed()``
+            or ``reload()``), also reload the proxied modules that took names
+            from it with ``from module import name``, so their copies are fresh.
 
     Returns:
         The active :class:`Hook`; a second call with the same options returns it again.
@@ -150,11 +186,8 @@ def install(
         settings = _watch.Settings(_watch.poll_interval(poll), reload_in)
     elif poll is not None or reload_in != "thread":
         raise ValueError("poll= and reload_in= only apply with watch=True")
-    if patch:
-        raise NotImplementedError(
-            "patch=True is not built yet: references taken before a reload keep the old code; "
-            "reach the new code through the module (mod.f) or hookreload.live('mod:f')"
-        )
+    if not isinstance(dependents, bool):
+        raise ValueError(f"dependents must be True or False, not {dependents!r}")
     hook = Hook(
         Policy(include, exclude),
         watch=watch,
@@ -162,6 +195,7 @@ def install(
         keep=keep,
         poll=poll,
         reload_in=reload_in,
+        dependents=dependents,
     )
     with _lock:
         if _active is not None:
@@ -192,3 +226,15 @@ def uninstall() -> None:
 
 def active() -> Hook | None:
     return _active
+
+
+def patching() -> bool:
+    """Whether the active hook patches old objects in place at each reload (``patch=True``)."""
+    hook = _active
+    return hook is not None and hook.patch
+
+
+def dependents() -> bool:
+    """Whether the active hook reloads the importers of a reloaded module (``dependents=True``)."""
+    hook = _active
+    return hook is not None and hook.dependents

@@ -21,23 +21,61 @@ import functools
 import sys
 import threading
 import types
+import weakref
 
 from ._errors import HookreloadError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
-# md_dict is the first field after PyObject_HEAD in PyModuleObject (true from
-# 3.0 to 3.14); object.__basicsize__ is sizeof(PyObject) on this build,
-# including debug builds whose header is larger.
+# md_dict is the first field after PyObject_HEAD in PyModuleObject (3.0 to
+# 3.14), and so is func_globals in PyFunctionObject (3.10 to 3.14);
+# object.__basicsize__ is sizeof(PyObject) on this build, including debug
+# builds whose header is larger. Each field is checked before its first write.
 _DICT_OFFSET = object.__basicsize__
+_GLOBALS_OFFSET = object.__basicsize__
+
+
+def _module_probe() -> tuple[object, object]:
+    probe = types.ModuleType("hookreload_probe")
+    return probe, probe.__dict__
+
+
+def _function_probe() -> tuple[object, object]:
+    namespace: dict[str, Any] = {}
+    exec("def probe(): pass", namespace)
+    return namespace["probe"], namespace
+
+
+class _Field:
+    """A ``PyObject *`` field of a C struct that hookreload repoints."""
+
+    __slots__ = ("offset", "probe", "what")
+
+    def __init__(
+        self,
+        what: str,
+        offset: Callable[[], int],
+        probe: Callable[[], tuple[object, object]],
+    ) -> None:
+        self.what = what
+        # Read at each use (tests move it to check that a wrong layout is refused).
+        self.offset = offset
+        # Makes an object and the value the field must hold, to check the layout.
+        self.probe = probe
+
+
+_MODULE_DICT = _Field("module object", lambda: _DICT_OFFSET, _module_probe)
+_FUNCTION_GLOBALS = _Field("function object", lambda: _GLOBALS_OFFSET, _function_probe)
 
 
 class _CApi:
-    """ctypes, loaded at the first version switch: imports and install() stay cheap.
+    """ctypes, loaded at the first pointer switch: imports and install() stay cheap.
 
-    Checks on the way that the module object layout is the one we write to.
+    Checks, before the first write to each field, that the object layout is
+    the one we write to.
     """
 
     def __init__(self) -> None:
@@ -50,12 +88,32 @@ class _CApi:
         self.decref = ctypes.pythonapi.Py_DecRef
         self.decref.argtypes = [ctypes.py_object]
         self.decref.restype = None
-        probe = types.ModuleType("hookreload_probe")
-        if self.slot.from_address(id(probe) + _DICT_OFFSET).value != id(probe.__dict__):
+        self._checked: set[str] = set()
+
+    def _check(self, field: _Field) -> None:
+        owner, value = field.probe()
+        if self.slot.from_address(id(owner) + field.offset()).value != id(value):
             raise HookreloadError(
-                "unexpected module object layout on this Python build; "
+                f"unexpected {field.what} layout on this Python build; "
                 "please report it with the output of `python -VV`"
             )
+        self._checked.add(field.what)
+
+    def repoint(self, field: _Field, owner: object, old: object, new: object) -> None:
+        """Make ``field`` of ``owner`` hold ``new`` instead of ``old``, counting references exactly.
+
+        The caller holds ``old``, so letting go of the field's reference never frees it here.
+        """
+        if field.what not in self._checked:
+            self._check(field)
+        slot = self.slot.from_address(id(owner) + field.offset())
+        if slot.value != id(old):
+            # Someone else changed it since the caller read it: never decref a stranger.
+            raise HookreloadError(f"the {field.what} {owner!r} changed under hookreload")
+        # The new value is taken before the old one is let go.
+        self.incref(new)
+        slot.value = id(new)
+        self.decref(old)
 
 
 _capi: _CApi | None = None
@@ -93,12 +151,48 @@ def share_namespace(module: types.ModuleType, namespace: dict[str, Any]) -> None
         raise TypeError(f"a module namespace must be a dict, not {type(namespace).__name__}")
     if old is namespace:
         return
-    api = _api()
-    slot = api.slot.from_address(id(module) + _DICT_OFFSET)
-    api.incref(namespace)
-    slot.value = id(namespace)
-    # `old` is still referenced by this frame, so this never frees it here.
-    api.decref(old)
+    _api().repoint(_MODULE_DICT, module, old, namespace)
+
+
+# (id(code), id(namespace)) -> (weak reference to the code, the namespace): a
+# namespace kept alive while code that ran with it as its globals is alive.
+_pins: dict[tuple[int, int], tuple[weakref.ref[types.CodeType], dict[str, Any]]] = {}
+
+
+def _pin(code: types.CodeType, namespace: dict[str, Any]) -> None:
+    # From 3.11 on, a frame borrows its globals from its function: a frame
+    # that started before the function's globals moved still reads the old
+    # namespace, which must outlive it. Every such frame (running or in a
+    # suspended generator) holds its code object, so the namespace is kept
+    # exactly as long as that code is alive. (3.10's frames hold their
+    # globals themselves; the pin is harmless there.)
+    key = (id(code), id(namespace))
+    if key in _pins:
+        return
+
+    def unpin(_: object) -> None:
+        # Runs as the code object dies, before its id can be reused.
+        _pins.pop(key, None)
+
+    _pins[key] = (weakref.ref(code, unpin), namespace)
+
+
+def set_function_globals(func: types.FunctionType, namespace: dict[str, Any]) -> None:
+    """Make ``func.__globals__`` be ``namespace`` (read-only from Python; one pointer store).
+
+    Frames of ``func`` that already run keep the namespace they started with,
+    which stays alive as long as their code does. Call this before changing
+    ``func.__code__``, so that the namespace is tied to the code those frames run.
+    """
+    if type(func) is not types.FunctionType:
+        raise TypeError(f"can only repoint the globals of a function, not {type(func).__name__}")
+    if type(namespace) is not dict:
+        raise TypeError(f"a function's globals must be a dict, not {type(namespace).__name__}")
+    old = func.__globals__
+    if old is namespace:
+        return
+    _pin(func.__code__, old)
+    _api().repoint(_FUNCTION_GLOBALS, func, old, namespace)
 
 
 class _Window:

@@ -6,7 +6,7 @@ import os
 import time
 import types
 
-from . import _log
+from . import _log, _patch
 from ._digest import digest
 from ._errors import ReloadError
 from ._events import ReloadEvent, emit
@@ -101,15 +101,20 @@ def _execute(record: ModuleRecord, module: types.ModuleType, code: types.CodeTyp
         exec(code, module.__dict__)
 
 
-def _build(record: ModuleRecord, start: float) -> Version:
+def _build(record: ModuleRecord, start: float) -> Outcome:
     from importlib.util import module_from_spec  # imported on first use: keeps import cheap
 
+    patching = _patching()
     old = record.live_module()
     data = read_source(record)
     source_hash = digest(data)
     live = record.live
     code: types.CodeType | None
-    if source_hash == live.source_hash and live.code is not None:
+    if source_hash == live.source_hash and live.code is not None and not patching:
+        # Not in patch mode: patched functions take the new version's code
+        # objects, and a namespace is pinned while code that ran with it is
+        # alive (see _proxy._pin); code shared between versions would pin
+        # them all.
         code = live.code
     else:
         code = _compile(record, data) if _compiles(record) else None
@@ -128,6 +133,12 @@ def _build(record: ModuleRecord, start: float) -> Version:
                     f"not {type(hook).__name__}"
                 )
             hook(old)
+        # Again: another thread may have imported a submodule while this ran.
+        _carry_submodules(record, old, module)
+        stage = "while patching"
+        patch = _switch(switch, old, module) if patching else None
+        if patch is None:
+            switch.commit(module)
     except (Exception, SystemExit) as exc:
         # SystemExit too: a module calling sys.exit() must not end the program.
         switch.abort()
@@ -138,18 +149,50 @@ def _build(record: ModuleRecord, start: float) -> Version:
     version = Version(
         record.name, record.next_number(), module, source_hash, code, time.perf_counter() - start
     )
-    # Again: another thread may have imported a submodule while this ran.
-    _carry_submodules(record, old, module)
-    switch.commit(module)
+    _patch.remember(record, version, patch)
+    report = None if patch is None else patch.report
+    # The push may release the old version: it is freed at once only if
+    # nothing holds it, this frame included (and a patch not kept for a
+    # rollback holds code that pins the namespace, see _proxy._pin).
+    del old, patch
     record.push(version)
-    return version
+    return Outcome(version, report)
+
+
+def _switch(switch: Switch, old: types.ModuleType, module: types.ModuleType) -> _patch.Patch:
+    """Patch the old version's objects and switch, as one step for other threads."""
+    with _patch.atomically():
+        patch = _patch.apply(module.__name__, old.__dict__, module.__dict__)
+        try:
+            switch.commit(module)
+        except BaseException:  # pragma: no cover - a commit only stores pointers
+            patch.undo()
+            raise
+    _patch.release(patch, module.__dict__)
+    return patch
+
+
+def _patching() -> bool:
+    from ._hook import patching  # here: _hook imports this module through the loader
+
+    return patching()
 
 
 def _compiles(record: ModuleRecord) -> bool:
     return hasattr(record.loader, "source_to_code") or not hasattr(record.loader, "exec_module")
 
 
-def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]) -> ReloadEvent:
+class Outcome:
+    """What a successful reload or rollback made live, and what its patch did."""
+
+    __slots__ = ("report", "version")
+
+    def __init__(self, version: Version, report: _patch.Report | None) -> None:
+        self.version = version
+        self.report = report
+
+
+def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Outcome]) -> ReloadEvent:
     """Run one reload or rollback under the module's lock; report it either way.
 
     Returns the event sent to the callbacks; a failure is in its ``error``.
@@ -172,7 +215,7 @@ def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]
                 )
             record.reloading = True
             try:
-                version = work(start)
+                outcome = work(start)
             finally:
                 record.reloading = False
             follow(record)
@@ -180,19 +223,36 @@ def _attempt(record: ModuleRecord, action: str, work: Callable[[float], Version]
         _log.logger().error("%s", error)
         event = ReloadEvent(record.name, None, error, time.perf_counter() - start, action)
     else:
+        version, report = outcome.version, outcome.report
         event = ReloadEvent(record.name, version, None, time.perf_counter() - start, action)
+        summary = ""
+        if report is not None:
+            event.patched = report.patched
+            event.added = report.added
+            event.removed = report.removed
+            event.replaced = dict(report.replaced)
+            summary = f" ({report.summary()})" if report.summary() else ""
         _log.logger().info(
-            "%s %s v%d in %.1f ms",
+            "%s %s v%d in %.1f ms%s",
             "reloaded" if action == "reload" else "rolled back",
             record.name,
             version.number,
             event.duration_s * 1000,
+            summary,
         )
+        for name, reason in event.replaced.items():
+            _log.logger().warning(
+                "%s: replaced %s instead of patching it: %s; references taken before the "
+                "reload keep the old one",
+                record.name,
+                name,
+                reason,
+            )
     emit(event)
     return event
 
 
-def _outcome(event: ReloadEvent) -> Version:
+def _version(event: ReloadEvent) -> Version:
     if event.error is not None:
         raise event.error
     assert event.version is not None
@@ -206,13 +266,13 @@ def reload_event(record: ModuleRecord) -> ReloadEvent:
 
 def reload_record(record: ModuleRecord) -> Version:
     """Reload the module of ``record``; see :func:`hookreload.reload`."""
-    return _outcome(reload_event(record))
+    return _version(reload_event(record))
 
 
 def rollback_record(record: ModuleRecord) -> Version:
     """Make the previous version live again; see :func:`hookreload.rollback`."""
 
-    def work(start: float) -> Version:
+    def work(start: float) -> Outcome:
         if len(record.history) < 2:
             raise ReloadError(
                 f"cannot roll back {record.name!r}: version {record.live.number} is the "
@@ -222,9 +282,32 @@ def rollback_record(record: ModuleRecord) -> Version:
             )
         previous = record.history[-2]
         assert previous.module is not None
-        _carry_submodules(record, record.live_module(), previous.module)
-        Switch(record.proxy, record.live_module(), None).commit(previous.module)
+        live = record.live_module()
+        _carry_submodules(record, live, previous.module)
+        # The patch that built the live version, if any: undone, the objects
+        # the previous version binds run its code again.
+        patch = _patch.recall(record, record.live)
+        switch = Switch(record.proxy, live, None)
+        try:
+            with _patch.atomically():
+                if patch is not None:
+                    patch.revert()
+                switch.commit(previous.module)
+        except Exception as exc:
+            switch.abort()
+            raise _fail(
+                record, f"{type(exc).__name__} while restoring the previous code: {exc}"
+            ) from exc
+        except BaseException:
+            switch.abort()
+            raise
+        # Before the release, which frees the dropped version only if nothing
+        # holds it: not this frame, and not the patch (its steps hold code
+        # that pins the namespace).
+        restored = None if patch is None else _patch.Report(patch.report.patched)
+        del live, switch, patch
+        _patch.forget(record, record.live)
         record.pop()
-        return previous
+        return Outcome(previous, restored)
 
-    return _outcome(_attempt(record, "rollback", work))
+    return _version(_attempt(record, "rollback", work))

@@ -180,7 +180,7 @@ class Sources:
         return found
 
     def order_keys(self, records: list[ModuleRecord]) -> dict[str, float]:
-        """Each record's name and the time it first finished loading, for ``reload_order``."""
+        """Each record's name and the time it first finished loading: the batch order's tie-break."""
         with self._lock:
             keys = {}
             for record in records:

@@ -3,9 +3,10 @@
 Pipeline: a backend (OS events or polling, ``_watch_backend``) reports paths
 that may have changed; a :class:`~hookreload._changes.Debouncer` waits for
 multi-step saves to finish; a content hash decides which modules really
-changed; they reload as one batch, in order. Where the reload runs is the
-``reload_in`` setting: the watcher thread, the program's own calls to
-``reload_changed()``, or an asyncio event loop.
+changed; they reload as one batch, in dependency order (``_batch``), then,
+with ``install(dependents=True)``, the modules that took names from them.
+Where the reload runs is the ``reload_in`` setting: the watcher thread, the
+program's own calls to ``reload_changed()``, or an asyncio event loop.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import os
 import threading
 import time
 
-from . import _log
-from ._changes import Debouncer, reload_order
+from . import _hook, _log
+from ._batch import reload_batch
+from ._changes import Debouncer
 from ._digest import digest
 from ._events import ReloadEvent
-from ._reload import reload_event
 from ._sources import Sources
 from ._versions import ModuleRecord
 from ._watch_backend import BackendUnavailable, EventsBackend, PollingBackend, Signal
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 POLL_ENV = "HOOKRELOAD_POLL"
 DEFAULT_POLL_INTERVAL = 0.5
 # Quiet time before a batch is read: editors finish a save well within it, and
-# it is most of the edit-to-reload latency (see benchmarks/watch_latency.py).
+# it is most of the edit-to-reload latency (benchmarks/run.py --only watch).
 DEFAULT_DEBOUNCE = 0.005
 # How long a file may stay missing or emptied before that is taken as meant.
 DEFAULT_HOLD = 0.5
@@ -379,14 +380,20 @@ def changed_records(sources: Sources, paths: Iterable[str]) -> list[ModuleRecord
 
 
 def reload_paths(
-    sources: Sources, paths: Iterable[str], *, contain: bool = False
+    sources: Sources,
+    paths: Iterable[str],
+    *,
+    dependents: bool | None = None,
+    contain: bool = False,
 ) -> list[ReloadEvent]:
-    """Reload the modules of ``paths`` whose content changed, as one batch, in order.
+    """Reload the modules of ``paths`` whose content changed, as one batch, in dependency order.
 
     Never raises for a module's reload error: ``reload_event`` already logged
     it and sent it to the ``on_reload`` callbacks; it is in the result too.
 
     Args:
+        dependents: then reload the modules that took names from them
+            (``None``: as the active hook says).
         contain: also catch ``BaseException`` (a module raising
             ``KeyboardInterrupt`` while executing): in the watcher thread
             nothing may escape.
@@ -394,24 +401,13 @@ def reload_paths(
     changed = changed_records(sources, paths)
     if not changed:
         return []
-    by_name = {record.name: record for record in changed}
-    results = []
-    for name in reload_order(sources.order_keys(changed)):
-        record = by_name[name]
-        try:
-            results.append(reload_event(record))
-        except ReferenceError:
-            continue  # the module itself is gone meanwhile
-        except BaseException as exc:
-            if not contain:
-                raise
-            _log.logger().error(
-                "reloading %r raised %s; keeping version %d",
-                name,
-                type(exc).__name__,
-                record.live.number,
-            )
-    return results
+    keys = sources.order_keys(changed)
+    # Load order breaks the ties of the dependency order: a module finished
+    # loading after the ones it imported, and cycles reload as they imported.
+    changed.sort(key=lambda record: (keys[record.name], record.name))
+    if dependents is None:
+        dependents = _hook.dependents()
+    return reload_batch(changed, dependents=dependents, contain=contain)
 
 
 class _Scan:
