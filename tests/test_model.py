@@ -1,8 +1,15 @@
-"""Random edits, reloads, rollbacks and reads, checked against a model of what must be live.
+"""Random edits, reloads, rollbacks, patch-mode toggles and reads, checked against a model.
 
-The model is a list of the versions kept (number and source text, the live one
-last) and the text on disk. Every step of hypothesis' state machine does one
-thing to the real module and to the model, then checks they agree.
+The model is a list of the versions kept (number, source text, and which
+function object binds ``get``, the live one last) and the text on disk. Every
+step of hypothesis' state machine does one thing to the real module and to the
+model, then checks they agree.
+
+Patch mode (``hook.patch``, switched at random) is modelled by function
+identity: a reload in patch mode makes the new version bind the old ``get``
+object, updated to the new code; without it the new version has a ``get`` of
+its own. A rollback undoes the patch a reload made. References to ``get``
+taken at random steps must answer what the model says their object runs.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ def good(value: int) -> str:
     # Every good source has the same size: edits within one second must
     # still be told apart, by content.
     return f"VALUE = {value}\n\n\ndef get():\n    return VALUE\n"
+
+
+def _value(source: str) -> int:
+    return int(source.split()[2])
 
 
 BROKEN = {
@@ -61,7 +72,12 @@ class Reloads(RuleBasedStateMachine):
         except BaseException:
             self.teardown()  # hypothesis only tears down machines it could build
             raise
-        self.kept: list[tuple[int, str]] = [(1, self.disk)]
+        # (number, source, token of the `get` object the version binds)
+        self.kept: list[tuple[int, str, int]] = [(1, self.disk, 0)]
+        # What each `get` object answers now, by token.
+        self.answers: dict[int, int] = {0: 0}
+        # References to `get` taken along the way, with their object's token.
+        self.taken: list[tuple[object, int]] = [(self.mod.get, 0)]
         self.last_number = 1
         # Whether the file was written since reload_changed() last looked.
         self.touched = False
@@ -77,8 +93,18 @@ class Reloads(RuleBasedStateMachine):
 
     def _built(self) -> None:
         self.last_number += 1
-        self.kept.append((self.last_number, self.disk))
+        value = _value(self.disk)
+        token = self.kept[-1][2] if self.hook.patch else max(self.answers) + 1
+        self.answers[token] = value
+        self.kept.append((self.last_number, self.disk, token))
         del self.kept[:-KEEP]
+
+    def _rolled_back(self) -> None:
+        dropped = self.kept.pop()
+        live = self.kept[-1]
+        if dropped[2] == live[2]:
+            # That reload patched the live object: the rollback gives the old code back.
+            self.answers[live[2]] = _value(live[1])
 
     @property
     def disk_is_good(self) -> bool:
@@ -114,7 +140,7 @@ class Reloads(RuleBasedStateMachine):
     def rollback(self) -> None:
         if len(self.kept) > 1:
             version = hookreload.rollback(self.mod)
-            self.kept.pop()
+            self._rolled_back()
             assert version.number == self.kept[-1][0]
         else:
             with pytest.raises(hookreload.ReloadError):
@@ -135,6 +161,16 @@ class Reloads(RuleBasedStateMachine):
         if self.disk_is_good:
             self._built()
 
+    @rule(on=st.booleans())
+    def toggle_patch(self, on: bool) -> None:
+        self.hook.patch = on
+
+    @precondition(lambda self: len(self.taken) < 8)
+    @rule()
+    def take_a_reference(self) -> None:
+        # What `from mod import get` or a stored callback does.
+        self.taken.append((self.mod.get, self.kept[-1][2]))
+
     @precondition(lambda self: self.disk_is_good)
     @rule()
     def importlib_reload(self) -> None:
@@ -146,15 +182,24 @@ class Reloads(RuleBasedStateMachine):
     @invariant()
     def the_live_version_answers(self) -> None:
         text = self.kept[-1][1]
-        expected = int(text.split()[2])
+        expected = _value(text)
         assert expected == self.mod.VALUE
         assert self.mod.get() == expected
         assert expected == hookreload.current(self.mod).VALUE
         assert sys.modules[self.mod.__name__] is self.mod
 
     @invariant()
+    def references_taken_before_answer_as_their_object_runs(self) -> None:
+        answers = [get() for get, _ in self.taken]  # type: ignore[operator]
+        assert answers == [self.answers[token] for _, token in self.taken]
+        # The same object exactly when the model says so.
+        live_get = self.mod.get
+        for get, token in self.taken:
+            assert (get is live_get) == (token == self.kept[-1][2])
+
+    @invariant()
     def the_versions_kept_are_the_model(self) -> None:
-        assert [v.number for v in hookreload.versions(self.mod)] == [n for n, _ in self.kept]
+        assert [v.number for v in hookreload.versions(self.mod)] == [n for n, _, _ in self.kept]
 
 
 Reloads.TestCase.settings = settings(

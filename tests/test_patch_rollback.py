@@ -9,7 +9,10 @@ same objects, a patch that fails part-way leaves the old code everywhere.
 from __future__ import annotations
 
 import gc
+import logging
 import sys
+import threading
+import time
 import types
 import weakref
 from collections.abc import Iterator
@@ -412,5 +415,38 @@ def test_atomically_nests_and_restores_the_switch_interval() -> None:
         with _patch.atomically():
             assert sys.getswitchinterval() == raised
         assert sys.getswitchinterval() == raised
-    assert raised >= 1.0
+    assert raised >= max(interval, _patch._WINDOW_MIN)
     assert sys.getswitchinterval() == interval
+
+
+def test_a_patch_longer_than_its_window_is_logged_and_widens_the_next(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_patch, "_window", 0.001)
+    interval = sys.getswitchinterval()
+    with caplog.at_level(logging.WARNING, logger="hookreload"), _patch.atomically():
+        # Blocking lets other threads in: the one thing a patch must not do.
+        time.sleep(0.01)
+    assert "may have seen a partly patched module" in caplog.text
+    assert _patch._window >= 0.03
+    assert sys.getswitchinterval() == interval
+
+
+def test_atomically_lets_waiting_threads_take_their_turn_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thread already waiting for the interpreter would otherwise interrupt
+    # the patch when its old, short interval runs out: see _patch._hand_over.
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        slept: list[float] = []
+        monkeypatch.setattr(time, "sleep", slept.append)
+        interval = sys.getswitchinterval()
+        with _patch.atomically():
+            pass
+        assert slept == [interval * 1.5]
+    finally:
+        stop.set()
+        other.join(5)

@@ -10,6 +10,7 @@ import types
 
 from . import _log
 from ._digest import signature_of
+from ._importlib_bootstrap import exec_module as _exec_module
 from ._reload import reload_record
 from ._versions import ModuleRecord, finish_import, record_of, register_import, unregister
 
@@ -66,17 +67,12 @@ class HookLoader:
         create: Any = getattr(self.wrapped, "create_module", None)
         return None if create is None else create(spec)
 
-    def exec_module(self, module: types.ModuleType) -> None:
-        record = record_of(module)
-        if not isinstance(module, types.ModuleType):
-            # Only a real module object has a namespace pointer to switch.
-            self.wrapped.exec_module(module)
-        elif record is None:
-            self._first_execution(module)
-        else:
-            self._reload_for_importlib(record, module)
+    # Defined in a file of its own, which the warnings module takes for import
+    # machinery: see _importlib_bootstrap.
+    exec_module = _exec_module
 
-    def _first_execution(self, module: types.ModuleType) -> None:
+    def _register(self, module: types.ModuleType) -> float | None:
+        """Record ``module`` as a proxy before it executes; the start time, or None if not."""
         start = time.perf_counter()
         spec = module.__spec__
         assert spec is not None
@@ -91,16 +87,16 @@ class HookLoader:
                 real_path = _real_file(path)
         except OSError:
             # Nothing to reload from later: load it as a plain module.
-            self.wrapped.exec_module(module)
-            return
+            return None
         # Registered before executing: the module is a proxy from its first
         # line on, for circular imports and for code that checks is_proxy().
         register_import(module, spec, self.wrapped, path, real_path, self.keep, signature_of(st))
-        try:
-            self.wrapped.exec_module(module)
-        except BaseException:
-            unregister(module)
-            raise
+        return start
+
+    def _finish(self, module: types.ModuleType, start: float) -> None:
+        """``module`` executed: it is version 1, unless it replaced itself in ``sys.modules``."""
+        spec = module.__spec__
+        assert spec is not None
         if sys.modules.get(spec.name) is not module:
             # The module replaced its own sys.modules entry: respect that.
             unregister(module)
@@ -114,7 +110,7 @@ class HookLoader:
             from . import _watch  # already imported: install(watch=True) started it
 
             _watch.notice(record)  # a new folder is watched at once, not at the next refresh
-        _log.debug("proxied %s from %s", spec.name, path)
+        _log.debug("proxied %s from %s", spec.name, spec.origin)
 
     def _reload_for_importlib(self, record: ModuleRecord, module: types.ModuleType) -> None:
         # importlib.reload(proxy) lands here after it overwrote __spec__ and

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+import time
 import weakref
 
 from . import _log
@@ -340,29 +341,63 @@ def forget(record: ModuleRecord, version: Version) -> None:
 _atomic_lock = threading.Lock()
 _atomic_depth = 0
 _saved_interval = 0.0
-# Longer than any patch: no other thread runs in the middle of one.
-_ATOMIC_INTERVAL = 1.0
+# The window in which no other thread runs: three times the longest patch
+# seen (a 1,000-line module patches in ~6 ms, see docs/benchmarks.md), at
+# least 20 ms; short, because a busy thread that takes the interpreter
+# during the hand-over below keeps it that long, and a reload waits for it.
+_WINDOW_MIN = 0.02
+_WINDOW_MAX = 1.0
+_window = _WINDOW_MIN
 
 
 class atomically:  # a lower-case name: used as a statement, `with atomically():`
     """Ask the interpreter not to switch threads while old objects are patched.
 
     Other threads then see every object either before the patch or after
-    it, never half of it (unless the patch itself blocks, which it does not).
-    Nested and concurrent uses restore the interval once, at the last exit.
+    it, never half of it (unless the patch itself blocks, which it does not,
+    or outlasts the window, which is logged). Nested and concurrent uses
+    restore the interval once, at the last exit.
     """
+
+    __slots__ = ("started",)
 
     def __enter__(self) -> None:
         global _atomic_depth, _saved_interval
         with _atomic_lock:
             if _atomic_depth == 0:
                 _saved_interval = sys.getswitchinterval()
-                sys.setswitchinterval(max(_saved_interval, _ATOMIC_INTERVAL))
+                sys.setswitchinterval(max(_saved_interval, _window))
+                _hand_over(_saved_interval)
             _atomic_depth += 1
+        self.started = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
-        global _atomic_depth
+        global _atomic_depth, _window
+        took = time.perf_counter() - self.started
         with _atomic_lock:
             _atomic_depth -= 1
             if _atomic_depth == 0:
+                window = sys.getswitchinterval()
                 sys.setswitchinterval(_saved_interval)
+                if took > window:
+                    _log.logger().warning(
+                        "patching took %.0f ms, longer than the %.0f ms in which other threads "
+                        "wait: they may have seen a partly patched module",
+                        took * 1000,
+                        window * 1000,
+                    )
+                _window = min(_WINDOW_MAX, max(_window, 3 * took))
+
+
+def _hand_over(old_interval: float) -> None:
+    """Make every thread waiting for the interpreter start its wait again, with the long interval.
+
+    A thread already waiting measured its turn with the old, short interval:
+    when that runs out it makes this thread let go, in the middle of the
+    patch (seen by tests/test_stress.py as calls mixing old and new code).
+    A wait that sees another thread take over starts again with the interval
+    in force, so: let go for longer than the old interval, during which any
+    waiting thread takes over, and take the interpreter back once they let go.
+    """
+    if threading.active_count() > 1:
+        time.sleep(old_interval * 1.5)

@@ -143,8 +143,18 @@ def no_source_reason(spec: ModuleSpec) -> str | None:
     origin = spec.origin
     if type(spec.loader) is SourceFileLoader and origin is not None and origin.endswith(".py"):
         return None  # the common case, first: this runs for every import
-    if spec.loader is None or origin is None or origin == "namespace":
+    if (
+        spec.loader is None
+        or origin == "namespace"
+        or "NamespaceLoader" in type(spec.loader).__name__
+    ):
         return "it is a namespace package, which has no source to reload"
+    if origin is None:
+        # six.moves, toolz's tlz: modules a package's own importer makes (make compat).
+        return (
+            f"its loader ({type(spec.loader).__name__}) makes it without a source file, "
+            "so there is nothing to reload"
+        )
     if origin in ("built-in", "frozen"):
         return f"it is a {origin} module, which has no source to reload"
     if not origin.endswith(".py"):

@@ -1,0 +1,1 @@
+"""Long-running proofs: callers against reloads, and resource use over many reloads (make stress)."""
