@@ -19,12 +19,15 @@ from __future__ import annotations
 import sys
 import types
 
-from . import _hook, _keep
+from . import _hook, _keep, _status
 from ._errors import HookreloadError, NotProxiedError, ReloadError
 from ._events import ReloadEvent, subscribe
+from ._hold import HoldTimeout, hold
 from ._hook import Hook, install, uninstall
 from ._live import live as _live
-from ._reload import reload_record, rollback_record
+from ._middleware import ASGIHoldMiddleware, WSGIHoldMiddleware
+from ._reload import reload_record, reload_records, rollback_record
+from ._status import ModuleStatus
 from ._versions import Version, record_of, resolve
 
 TYPE_CHECKING = False
@@ -35,13 +38,18 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 __all__ = [
+    "ASGIHoldMiddleware",
+    "HoldTimeout",
     "Hook",
     "HookreloadError",
+    "ModuleStatus",
     "NotProxiedError",
     "ReloadError",
     "ReloadEvent",
     "Version",
+    "WSGIHoldMiddleware",
     "current",
+    "hold",
     "install",
     "is_proxy",
     "keep",
@@ -50,6 +58,7 @@ __all__ = [
     "reload",
     "reload_changed",
     "rollback",
+    "status",
     "uninstall",
     "versions",
 ]
@@ -57,38 +66,74 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def reload(target: types.ModuleType | str, *, dependents: bool | None = None) -> Version:
-    """Build a new version of a proxied module from its source file and switch to it.
+if TYPE_CHECKING:
+    from typing import overload
+else:
+
+    def overload(func: object) -> object:  # typing's, without importing typing at startup
+        return func
+
+
+@overload
+def reload(target: types.ModuleType | str, /, *, dependents: bool | None = None) -> Version: ...
+
+
+@overload
+def reload(  # noqa: F811 - ruff does not see through the overload shim above
+    target: types.ModuleType | str,
+    second: types.ModuleType | str,
+    /,
+    *more: types.ModuleType | str,
+    dependents: bool | None = None,
+) -> list[Version]: ...
+
+
+def reload(  # noqa: F811
+    *targets: types.ModuleType | str, dependents: bool | None = None
+) -> Version | list[Version]:
+    """Build a new version of one or more proxied modules from source and switch to them.
+
+    Several targets reload as one batch, atomically: every new version is
+    built first, in dependency order, each seeing the new versions of the
+    modules of the batch it imports; only then are they all switched at
+    once. If one fails, none is switched.
 
     Args:
-        target: the module (a proxy) or its dotted name.
-        dependents: once it reloaded, also reload the proxied modules that
-            took names from it (``from target import name``), transitively,
+        targets: the modules (proxies) or their dotted names.
+        dependents: once they reloaded, also reload the proxied modules that
+            took names from them (``from target import name``), transitively,
             in dependency order. ``None``: as ``install(dependents=...)``
             says. Their failures are logged and sent to ``on_reload``
             callbacks, not raised.
 
     Returns:
-        The new live version of ``target``.
+        The new live version of the target; with several targets, the list
+        of their new versions, in the order given.
 
     Raises:
         ReloadError: the source is missing or does not compile, executing it
-            raised, or its ``__reload__(old)`` raised. Nothing changed.
-        NotProxiedError: ``target`` is not a module hookreload manages (a
+            raised, or its ``__reload__(old)`` raised (for a batch: the error
+            of the module that failed, named in the message). Nothing changed.
+        NotProxiedError: a target is not a module hookreload manages (a
             ``TypeError``); the message says why.
 
     Example:
         >>> v = hookreload.reload("myapp.handlers")  # doctest: +SKIP
         >>> v.number                                   # doctest: +SKIP
         2
+        >>> hookreload.reload("myapp.models", "myapp.views")  # doctest: +SKIP
+        [<Version 3 of 'myapp.models' ...>, <Version 2 of 'myapp.views' ...>]
     """
-    record = resolve(target, "reload")
-    version = reload_record(record)
+    if not targets:
+        raise TypeError("reload() takes at least one module (a proxy or a dotted name)")
+    records = [resolve(target, "reload") for target in targets]
+    single = len(records) == 1
+    versions = [reload_record(records[0])] if single else reload_records(records)
     if dependents if dependents is not None else _hook.dependents():
         from ._batch import reload_dependents  # on first use: keeps `import hookreload` cheap
 
-        reload_dependents([record])
-    return version
+        reload_dependents(records, skip={record.name for record in records})
+    return versions[0] if len(targets) == 1 else versions
 
 
 def reload_changed() -> list[ReloadEvent]:
@@ -129,8 +174,17 @@ def reload_changed() -> list[ReloadEvent]:
 def rollback(target: types.ModuleType | str) -> Version:
     """Make the previous version live again, as it was, and drop the live one.
 
+    When the live version was made by a batch (``reload(a, b)``, or one batch
+    of the watcher), the whole batch goes back in one swap: every module of
+    it that is still on the version that batch made (one reloaded again
+    since is left as it is).
+
+    Returns:
+        The version of ``target`` made live.
+
     Raises:
-        ReloadError: no previous version is kept.
+        ReloadError: no previous version is kept (of ``target``, or of a
+            module of its batch); nothing changed.
         NotProxiedError: ``target`` is not a module hookreload manages.
     """
     return rollback_record(resolve(target, "roll back"))
@@ -175,6 +229,31 @@ def keep(name: str, factory: Callable[[], T]) -> T:
         >>> connections = hookreload.keep("connections", lambda: Pool(size=4))  # doctest: +SKIP
     """
     return _keep.keep_for(name, factory, sys._getframe(1).f_globals)
+
+
+def status() -> list[ModuleStatus]:
+    """Every proxied module: its live version, the versions kept, and how its last reload went.
+
+    Only modules the program imports now are listed (not ones removed from
+    ``sys.modules``), sorted by name. The list is a snapshot taken without
+    waiting for a reload in progress; ``str()`` of it is a table, which the
+    ``hookreload`` command prints on ``SIGUSR1`` and ``%hookreload`` shows.
+
+    Returns:
+        One :class:`ModuleStatus` per module: ``name``, ``file``, ``version``
+        (the live one's number), ``versions`` and ``kept``, ``loaded_at``,
+        ``last_reload`` (when the last reload or rollback attempt ended, or
+        ``None``) and ``last_error`` (its error; ``None`` when it succeeded).
+
+    Example:
+        >>> for row in hookreload.status():                     # doctest: +SKIP
+        ...     print(row.name, row.version, row.kept, row.last_error)
+        myapp.handlers 3 2 None
+        >>> print(hookreload.status())                          # doctest: +SKIP
+        module          live  kept  loaded    last reload  error
+        myapp.handlers  v3    2,3   12:04:31  12:04:31
+    """
+    return _status.status()
 
 
 def is_proxy(obj: object) -> bool:

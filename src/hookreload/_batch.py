@@ -1,4 +1,7 @@
-"""Reload a batch of modules in dependency order, then, if asked, the modules that took names from them.
+"""Reload a batch of modules atomically, then, if asked, the modules that took names from them.
+
+The batch itself is one transaction (``_reload.reload_events``): built in
+dependency order, swapped all at once or not at all.
 
 A module that did ``from models import Model`` keeps the ``Model`` of the
 version it executed against: reloading ``models`` alone leaves that copy
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from . import _graph, _log
 from ._events import ReloadEvent, expect_cause
-from ._reload import reload_event
+from ._reload import reload_event, reload_events
 from ._versions import ModuleRecord
 
 TYPE_CHECKING = False
@@ -22,9 +25,15 @@ if TYPE_CHECKING:
 def reload_batch(
     records: Sequence[ModuleRecord], *, dependents: bool, contain: bool = False
 ) -> list[ReloadEvent]:
-    """Reload ``records`` in dependency order; with ``dependents``, then their importers.
+    """Reload ``records`` as one batch; with ``dependents``, then their importers.
 
-    Never raises for a module's reload error: ``reload_event`` already logged
+    The batch is all or nothing: its modules build in dependency order, each
+    seeing the new versions of those before it, and swap together, or, if
+    one fails, none does. Dependents then reload one by one, as they would
+    after ``reload()`` of a single module: a dependent that fails is
+    reported and leaves the batch live.
+
+    Never raises for a module's reload error: the transaction already logged
     it and sent it to the ``on_reload`` callbacks; it is in the result too.
 
     Args:
@@ -35,17 +44,29 @@ def reload_batch(
             ``KeyboardInterrupt`` while executing): in the watcher thread
             nothing may escape.
     """
-    events: list[ReloadEvent] = []
-    fresh: list[ModuleRecord] = []
-    for record in _graph.order(records):
-        event = _reload(record, None, contain)
-        if event is not None:
-            events.append(event)
-            if event.ok:
-                fresh.append(record)
+    try:
+        events = reload_events(records)
+    except BaseException as exc:
+        if not contain:
+            raise
+        _log.logger().error(
+            "reloading %s raised %s; keeping the live versions",
+            ", ".join(repr(r.name) for r in records),
+            type(exc).__name__,
+        )
+        return []
+    fresh = [
+        record for record, event in zip(_named(records, events), events, strict=True) if event.ok
+    ]
     if dependents and fresh:
         events += reload_dependents(fresh, skip={r.name for r in records}, contain=contain)
     return events
+
+
+def _named(records: Sequence[ModuleRecord], events: list[ReloadEvent]) -> list[ModuleRecord]:
+    """The record of each event (the events are in build order, not in that of ``records``)."""
+    by_name = {record.name: record for record in records}
+    return [by_name[event.name] for event in events]
 
 
 def reload_dependents(

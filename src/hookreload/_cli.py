@@ -8,7 +8,9 @@ import os
 import runpy
 import sys
 
+from . import _children, _status
 from ._hook import install
+from ._validate import CheckCommand
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,6 +20,8 @@ _DESCRIPTION = """\
 Run a Python program as `python` would, with hookreload installed and watching:
 save a module the program imported and the program uses the new code at once.
 A broken save is reported and the program keeps running on the previous version.
+Python child processes the program starts (subprocess, multiprocessing) reload
+their own modules too. Send SIGUSR1 to print the modules' versions on stderr.
 """
 
 _EPILOG = """\
@@ -78,6 +82,29 @@ def _parser() -> argparse.ArgumentParser:
         "the program took before (from module import name, bound methods, instances) run the "
         "new code too",
     )
+    parser.add_argument(
+        "--no-children",
+        dest="children",
+        action="store_false",
+        default=None,
+        help="do not install hookreload in the Python child processes the program starts "
+        "(also HOOKRELOAD_CHILDREN=0); by default each one watches and reloads itself",
+    )
+    parser.add_argument(
+        "--check",
+        metavar="CMD",
+        help="before each reload goes live, run CMD (split like a shell command line, run "
+        "without a shell) with the changed source files appended as arguments; a non-zero "
+        "exit vetoes the reload, e.g. --check 'ruff check --quiet'",
+    )
+    parser.add_argument(
+        "--reload-timeout",
+        type=_seconds,
+        default=RELOAD_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up on a reload whose modules still execute after SECONDS (default "
+        f"{RELOAD_TIMEOUT:g}; 0: no limit); the previous version stays live",
+    )
     quiet = parser.add_mutually_exclusive_group()
     quiet.add_argument("-q", "--quiet", action="store_true", help="report only failed reloads")
     quiet.add_argument("-v", "--verbose", action="store_true", help="report what is proxied too")
@@ -88,7 +115,17 @@ def _parser() -> argparse.ArgumentParser:
 
 # Options of ours that take a value; everything from the first other word on
 # belongs to the program.
-_VALUED = {"--include", "--exclude", "-m"}
+_VALUED = {"--include", "--exclude", "--check", "--reload-timeout", "-m"}
+# A module that blocks at import must not stop the watcher for good; generous,
+# as a reload executes far faster than this (a few ms).
+RELOAD_TIMEOUT = 30.0
+
+
+def _seconds(word: str) -> float:
+    value = float(word)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {word!r}")
+    return value
 
 
 def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -180,12 +217,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         poll=options.poll,
         dependents=options.dependents,
         patch=options.patch,
+        validate=None if options.check is None else CheckCommand(options.check),
+        reload_timeout=options.reload_timeout or None,
     )
+    if options.children is not False and _children.requested(default=True):
+        _children.enable(hook, report=level)
+    restore_signal = _status.print_on_signal()
     try:
         _run_program(options.module, rest)
     except SystemExit as exit_:
         return _exit_code(exit_.code)
     finally:
+        restore_signal()
         hook.uninstall()
         logging.getLogger("hookreload").removeHandler(handler)
         sys.argv = saved_argv

@@ -136,6 +136,13 @@ def _drain(fd: int) -> None:
         pass
 
 
+def preload_doorbell() -> None:
+    """Import what a :class:`Doorbell` needs now, in the calling thread."""
+    import select  # noqa: F401
+
+    _libc()
+
+
 _libc_cache: list[Any] = []
 
 

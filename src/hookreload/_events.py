@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from . import _log
+from . import _log, _status
 from ._versions import Version
 
 TYPE_CHECKING = False
@@ -36,12 +36,20 @@ class ReloadEvent:
         replaced: with patch mode, name -> why it could not be patched in place
             (its closure or ``__slots__`` changed, say): the new object is bound
             instead and references taken before the reload keep the old one.
+        batch: the names of the modules swapped (or, on failure, that would
+            have been swapped) together with this one, itself included, in
+            the order they were built: ``("pkg.a",)`` for a reload of one.
+        deferred: whether the swap waited for open holds (``hookreload.hold()``)
+            longer than their time-out: nothing changed, and the watcher tries
+            again on its next pass.
     """
 
     __slots__ = (
         "action",
         "added",
+        "batch",
         "cause",
+        "deferred",
         "duration_s",
         "error",
         "name",
@@ -70,6 +78,8 @@ class ReloadEvent:
         self.added: tuple[str, ...] = ()
         self.removed: tuple[str, ...] = ()
         self.replaced: dict[str, str] = {}
+        self.batch: tuple[str, ...] = (name,)
+        self.deferred = False
         # A batch reloading dependents says why before the reload builds the event.
         self.cause = cause if cause is not None else _causes.__dict__.pop(name, None)
 
@@ -119,6 +129,8 @@ def emit(event: ReloadEvent) -> None:
 
     Callbacks run outside every hookreload lock, so they may reload too.
     """
+    # Before the callbacks: one of them may ask status() about this very event.
+    _status.note(event)
     with _lock:
         callbacks = list(_callbacks)
     for callback in callbacks:

@@ -7,13 +7,17 @@ import threading
 from collections.abc import Iterable
 from types import TracebackType
 
-from . import _log, _policy
+from . import _children, _log, _policy
 from ._finder import HookFinder
+from ._hold import DEFAULT_TIMEOUT
 from ._policy import Policy
 from ._proxy import check_supported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._validate import Validator
     from ._watch import ReloadIn, Watcher
 
 
@@ -39,6 +43,9 @@ class Hook:
         poll: bool | float | None = None,
         reload_in: ReloadIn = "thread",
         dependents: bool = False,
+        hold_timeout: float | None = DEFAULT_TIMEOUT,
+        validate: Validator | None = None,
+        reload_timeout: float | None = None,
     ) -> None:
         self.policy = policy
         self.watch = watch
@@ -48,6 +55,9 @@ class Hook:
         self.poll = poll
         self.reload_in = reload_in
         self.dependents = dependents
+        self.hold_timeout = hold_timeout
+        self.validate = validate
+        self.reload_timeout = reload_timeout
         self.finder = HookFinder(policy, keep, watched=watch)
         # The running watcher, with watch=True.
         self.watcher: Watcher | None = None
@@ -92,13 +102,17 @@ class Hook:
             self.poll,
             self.reload_in,
             self.dependents,
+            self.hold_timeout,
+            self.validate,
+            self.reload_timeout,
         )
 
     def __repr__(self) -> str:
         state = "installed" if self.installed else "uninstalled"
         return (
             f"<hookreload.Hook {state} include={self.include!r} exclude={self.exclude!r} "
-            f"watch={self.watch} patch={self.patch} keep={self.keep} dependents={self.dependents}>"
+            f"watch={self.watch} patch={self.patch} keep={self.keep} dependents={self.dependents}"
+            f" hold_timeout={self.hold_timeout}>"
         )
 
     def uninstall(self) -> None:
@@ -114,6 +128,7 @@ class Hook:
         if watcher is not None:
             # Outside the lock: the thread may be reloading a module that calls install().
             watcher.stop()
+        _children.on_uninstall(self)
         _log.debug("hookreload uninstalled")
 
     def __enter__(self) -> Hook:
@@ -142,6 +157,9 @@ def install(
     poll: bool | float | None = None,
     reload_in: ReloadIn = "thread",
     dependents: bool = False,
+    hold_timeout: float | None = DEFAULT_TIMEOUT,
+    validate: Validator | None = None,
+    reload_timeout: float | None = None,
 ) -> Hook:
     """Put hookreload's finder first on ``sys.meta_path``; modules imported from now on are proxies.
 
@@ -163,6 +181,19 @@ def install(
         dependents: after a module reloads (by the watcher, ``reload_changed()``
             or ``reload()``), also reload the proxied modules that took names
             from it with ``from module import name``, so their copies are fresh.
+        hold_timeout: seconds a reload waits for open ``hookreload.hold()``
+            blocks to close before it is deferred (and retried later, never
+            forced); ``None``: no limit.
+        validate: called with ``{name: new module}`` for every reload (or
+            batch), after the new versions executed and before any is live;
+            returning ``False`` or raising vetoes it, and nothing changes
+            (docs/concepts.md, "Validation gate").
+        reload_timeout: seconds a reload may spend executing its modules;
+            past it the reload fails and nothing is swapped. ``None`` (the
+            default): no limit, and modules execute in the thread that
+            reloads, as an import would. With a limit they execute in a
+            worker thread, which is left to finish when it overruns
+            (docs/concepts.md, "Reload time-out").
 
     Returns:
         The active :class:`Hook`; a second call with the same options returns it again.
@@ -188,6 +219,12 @@ def install(
         raise ValueError("poll= and reload_in= only apply with watch=True")
     if not isinstance(dependents, bool):
         raise ValueError(f"dependents must be True or False, not {dependents!r}")
+    _check_seconds("hold_timeout", hold_timeout, "0 or more", lambda s: s >= 0)
+    _check_seconds("reload_timeout", reload_timeout, "more than 0", lambda s: s > 0)
+    if validate is not None and not callable(validate):
+        raise ValueError(
+            f"validate must be a callable taking {{name: new module}}, not {validate!r}"
+        )
     hook = Hook(
         Policy(include, exclude),
         watch=watch,
@@ -196,7 +233,11 @@ def install(
         poll=poll,
         reload_in=reload_in,
         dependents=dependents,
+        hold_timeout=hold_timeout,
+        validate=validate,
+        reload_timeout=reload_timeout,
     )
+    _children.make_way_for(hook)
     with _lock:
         if _active is not None:
             if _active._options() == hook._options():
@@ -210,6 +251,7 @@ def install(
         _policy.active = hook.policy
         if watch:
             hook.watcher = _watch.start(settings)
+    _children.on_install(hook)
     _log.debug("hookreload installed: %r", hook)
     return hook
 
@@ -238,3 +280,20 @@ def dependents() -> bool:
     """Whether the active hook reloads the importers of a reloaded module (``dependents=True``)."""
     hook = _active
     return hook is not None and hook.dependents
+
+
+def _check_seconds(
+    option: str, value: object, allowed: str, accept: Callable[[float], bool]
+) -> None:
+    """A time-out option: ``None`` or a number of seconds that ``accept`` takes (not a bool)."""
+    if value is None:
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and accept(value):
+        return
+    raise ValueError(f"{option} must be seconds ({allowed}) or None, not {value!r}")
+
+
+def hold_timeout() -> float | None:
+    """How long a swap waits for open holds: ``install(hold_timeout=...)``, or the default."""
+    hook = _active
+    return DEFAULT_TIMEOUT if hook is None else hook.hold_timeout

@@ -11,21 +11,21 @@ import name`` are rebound after a reload too (see ``_ipython_imports``).
 from __future__ import annotations
 
 import sys
-import time
 
 from ._errors import HookreloadError
 from ._events import ReloadEvent
 from ._hook import active, install, patching
 from ._ipython_imports import CellImports
 from ._reload import reload_record, rollback_record
-from ._versions import all_records, resolve
+from ._status import status
+from ._versions import resolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 _USAGE = """\
-%hookreload                 the proxied modules, their live version and the versions kept
+%hookreload                 the proxied modules: live version, versions kept, last reload and error
 %hookreload reload NAME     reload a module now
 %hookreload rollback NAME   make the previous version of a module live again
 %hookreload off | on        stop or resume reloading before each cell
@@ -110,23 +110,11 @@ class _Extension:
 
 
 def status_table() -> str:
-    """The proxied modules as a table, for ``%hookreload``."""
-    rows = [("module", "live", "kept", "loaded")]
-    for record in sorted(all_records(), key=lambda r: r.name):
-        # Only what the program imports now: not leftovers removed from sys.modules.
-        if not record.history or sys.modules.get(record.name) is not record.proxy:
-            continue
-        live = record.live
-        loaded = time.strftime("%H:%M:%S", time.localtime(live.loaded_at))
-        kept = ",".join(str(v.number) for v in record.history)
-        rows.append((record.name, f"v{live.number}", kept, loaded))
-    if len(rows) == 1:
+    """The proxied modules as a table, for ``%hookreload``: the one ``str(hookreload.status())`` is."""
+    rows = status()
+    if not rows:
         return "hookreload: no module is proxied yet; import your modules after %load_ext"
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    table = "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-    return f"{table}\npatch mode: {'on' if patching() else 'off'}"
+    return f"{rows}\npatch mode: {'on' if patching() else 'off'}"
 
 
 _extensions: dict[int, _Extension] = {}

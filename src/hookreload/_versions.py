@@ -33,9 +33,23 @@ class Version:
         loaded_at: when it was built (``time.time()``).
         duration_s: how long building it took, in seconds.
         module: its own module object; ``None`` once the version was released.
+        batch: the names of the modules made live together with this version
+            (by ``reload(a, b, c)`` or one batch of the watcher), itself
+            included; ``None`` for version 1. A rollback of one of them rolls
+            back those of the batch that are still live.
     """
 
-    __slots__ = ("_hash", "_origin", "code", "duration_s", "loaded_at", "module", "name", "number")
+    __slots__ = (
+        "_hash",
+        "_origin",
+        "batch",
+        "code",
+        "duration_s",
+        "loaded_at",
+        "module",
+        "name",
+        "number",
+    )
 
     def __init__(
         self,
@@ -60,6 +74,9 @@ class Version:
         self.code = code
         self.loaded_at = time.time()
         self.duration_s = duration_s
+        # Shared, as one tuple, by every version of one batch: rollback tells
+        # "swapped together" by identity.
+        self.batch: tuple[str, ...] | None = None
 
     @property
     def source_hash(self) -> str:

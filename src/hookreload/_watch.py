@@ -21,6 +21,7 @@ from ._batch import reload_batch
 from ._changes import Debouncer
 from ._digest import digest
 from ._events import ReloadEvent
+from ._reload import Blocked
 from ._sources import Sources
 from ._versions import ModuleRecord
 from ._watch_backend import BackendUnavailable, EventsBackend, PollingBackend, Signal
@@ -165,6 +166,12 @@ class Watcher:
         self._thread: threading.Thread | None = None
         # Paths ready to reload, for reload_changed() (safe points, loop).
         self._pending: dict[str, None] = {}
+        # Paths whose reload was deferred by open holds: tried again at the
+        # backend's next report (an event, a poll or a tick), never forced.
+        self._deferred: dict[str, None] = {}
+        # Paths of modules whose batch failed because of another module's
+        # error: tried again with the next change (the fix of that module).
+        self._blocked: dict[str, None] = {}
         self._lock = threading.Lock()
         self._scheduled = False
         self._loop_closed_logged = False
@@ -197,6 +204,10 @@ class Watcher:
         # size during iteration") while another adds to sys.path_importer_cache.
         _log.logger()
         digest(b"")
+        # The first reload's import, for the same reason; and a fork made by
+        # another thread must never find it half-imported by the watcher.
+        import importlib.util  # noqa: F401
+
         prepare = getattr(self.backend, "prepare", None)
         if prepare is not None:
             try:
@@ -265,13 +276,33 @@ class Watcher:
             paths = [sources.resolve(path) for path in batch.paths]
             self.debouncer.add([path for path in paths if path is not None], batch.at)
             ready = self.debouncer.take(time.monotonic(), sources.unsettled)
+            ready += self._retry(ready)
             if ready:
                 self._deliver(ready)
+
+    def _retry(self, ready: list[str]) -> list[str]:
+        """The paths to try again with ``ready``: those deferred, and, if ``ready`` has
+        any, those blocked; taken out."""
+        if not self._deferred and not (ready and self._blocked):  # the common case: no lock
+            return []
+        with self._lock:
+            again, self._deferred = self._deferred, {}
+            if ready:
+                again.update(self._blocked)
+                self._blocked = {}
+        return [path for path in again if path not in ready]
+
+    def _defer(self, later: Later) -> None:
+        with self._lock:
+            self._deferred.update(dict.fromkeys(later.deferred))
+            self._blocked.update(dict.fromkeys(later.blocked))
 
     def _deliver(self, paths: list[str]) -> None:
         reload_in = self.settings.reload_in
         if reload_in == "thread":
-            reload_paths(self.sources, paths, contain=True)
+            later = Later()
+            reload_paths(self.sources, paths, contain=True, later=later)
+            self._defer(later)
             return
         # Collect only what really changed, so that `pending` means something
         # and an event loop is not woken for a touch; reload_changed() checks
@@ -313,7 +344,10 @@ class Watcher:
         with self._lock:
             paths = list(self._pending)
             self._pending.clear()
-        return reload_paths(self.sources, paths)
+        later = Later()
+        events = reload_paths(self.sources, paths, later=later)
+        self._defer(later)
+        return events
 
 
 _current: Watcher | None = None
@@ -334,6 +368,16 @@ def start(settings: Settings) -> Watcher:
 
 def current() -> Watcher | None:
     return _current
+
+
+def restart_after_fork(parent: Watcher) -> Watcher:
+    """In a forked child: a watcher like the parent's, whose thread did not survive the fork."""
+    global _current, _current_lock
+    # Another thread of the parent may have held it; the parent's watcher's
+    # files and threads are left alone, as the parent still uses them.
+    _current_lock = threading.Lock()
+    _current = None
+    return start(parent.settings)
 
 
 def notice(record: ModuleRecord) -> None:
@@ -385,6 +429,7 @@ def reload_paths(
     *,
     dependents: bool | None = None,
     contain: bool = False,
+    later: Later | None = None,
 ) -> list[ReloadEvent]:
     """Reload the modules of ``paths`` whose content changed, as one batch, in dependency order.
 
@@ -397,6 +442,9 @@ def reload_paths(
         contain: also catch ``BaseException`` (a module raising
             ``KeyboardInterrupt`` while executing): in the watcher thread
             nothing may escape.
+        later: gets the paths of the changed modules to try again: those
+            whose swap open holds deferred, and those whose batch stopped
+            at another module's error.
     """
     changed = changed_records(sources, paths)
     if not changed:
@@ -407,7 +455,30 @@ def reload_paths(
     changed.sort(key=lambda record: (keys[record.name], record.name))
     if dependents is None:
         dependents = _hook.dependents()
-    return reload_batch(changed, dependents=dependents, contain=contain)
+    events = reload_batch(changed, dependents=dependents, contain=contain)
+    if later is not None:
+        later.note(changed, events)
+    return events
+
+
+class Later:
+    """The paths of one batch to try again: ``deferred`` ones at the next pass,
+    ``blocked`` ones with the next change."""
+
+    __slots__ = ("blocked", "deferred")
+
+    def __init__(self) -> None:
+        self.deferred: set[str] = set()
+        self.blocked: set[str] = set()
+
+    def note(self, changed: Iterable[ModuleRecord], events: Iterable[ReloadEvent]) -> None:
+        deferred = {event.name for event in events if event.deferred}
+        blocked = {event.name for event in events if isinstance(event.error, Blocked)}
+        for record in changed:
+            if record.name in deferred:
+                self.deferred.add(record.source_path)
+            elif record.name in blocked:
+                self.blocked.add(record.source_path)
 
 
 class _Scan:
@@ -418,13 +489,28 @@ class _Scan:
         # quiet=0: the caller chose the moment; only half-saved files wait.
         self.debouncer = Debouncer(0.0, DEFAULT_HOLD)
         self.lock = threading.Lock()
+        # Paths to try again (see Later): their stat does not change again.
+        self.later = Later()
 
     def changed_paths(self) -> list[str]:
         with self.lock:
             self.sources.refresh()
             now = time.monotonic()
             self.debouncer.add(self.sources.restat(), now)
-            return self.debouncer.take(now, self.sources.unsettled)
+            ready = self.debouncer.take(now, self.sources.unsettled)
+            again = self.later.deferred | (self.later.blocked if ready else set())
+            self.later.deferred = set()
+            if ready:
+                self.later.blocked = set()
+            return ready + sorted(again.difference(ready))
+
+    def reload(self) -> list[ReloadEvent]:
+        later = Later()
+        events = reload_paths(self.sources, self.changed_paths(), later=later)
+        with self.lock:
+            self.later.deferred |= later.deferred
+            self.later.blocked |= later.blocked
+        return events
 
 
 _scan: _Scan | None = None
@@ -438,4 +524,4 @@ def reload_changed() -> list[ReloadEvent]:
         return watcher.reload_pending()
     if _scan is None:
         _scan = _Scan()
-    return reload_paths(_scan.sources, _scan.changed_paths())
+    return _scan.reload()

@@ -14,7 +14,7 @@ import threading
 import time
 
 from . import _log
-from ._doorbell import Doorbell
+from ._doorbell import Doorbell, preload_doorbell
 from ._sources import MARGIN_NS, Sources
 
 TYPE_CHECKING = False
@@ -160,6 +160,12 @@ class EventsBackend:
             BackendUnavailable: it cannot be imported.
         """
         _watchfiles_watch()
+        # And what the thread's first watch imports (platform; ctypes and select
+        # for a doorbell): a fork made by another thread while the watcher
+        # thread imports leaves the child a half-imported module for good.
+        _watchfiles_polls()
+        if self.doorbell:
+            preload_doorbell()
 
     def batches(
         self, sources: Sources, signal: Signal, due: Callable[[], float | None]

@@ -1,0 +1,472 @@
+"""Holds: units of work during which no proxied module switches versions.
+
+A hold is a reader and a swap a writer of one global readers-writer gate,
+with writer preference: once a swap waits, new holds wait for it too, so a
+busy service (always some hold open) cannot starve reloads.
+
+The reload code calls :func:`swapping` around each switch of versions (all
+the modules of a batch under one call)::
+
+    with swapping(names):
+        ...  # commit every switch of the batch
+
+Entering and leaving a hold takes no lock while no swap waits: each thread
+counts its open holds in ``_held`` (only that thread writes its entry, and
+under the GIL each store is atomic), then reads ``_gate``. The swap closes
+``_gate`` first, then sums the counts; either the hold sees the gate closed
+(and backs out to wait) or the swap sees the hold (and waits for it).
+
+A hold opened where a hold is open already passes a waiting swap (it would
+wait for the swap, and the swap for the hold it is inside): in a thread with
+holds open (async ones of the tasks of its event loop included, which could
+not close while the thread waited), or in a context inside an async hold or
+a lease (``_depth``, a context variable: the worker threads a request's task
+starts inherit it). Async holds wait by awaiting, never blocking the loop.
+
+A :class:`Lease` is a hold not tied to a thread (a WSGI response may be
+closed by another thread than the one that called the application).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+import time
+from contextvars import ContextVar
+
+from ._errors import ReloadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Awaitable, Collection
+    from contextvars import Token
+    from types import TracebackType
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 10.0
+
+# The gate's states; holds read it without the lock, so a truth test says "closed".
+_OPEN = 0
+_DRAINING = 1  # a swap waits for the open holds to close; new holds wait
+_SWAPPING = 2  # no hold is open; the swap runs; holds wait
+
+_get_ident = threading.get_ident
+_lock = threading.Lock()
+_drained = threading.Condition(_lock)  # the last open hold closed
+_reopened = threading.Condition(_lock)  # the swap finished or gave up
+_gate = _OPEN
+_writer: int | None = None  # the thread running the swap
+_writers = threading.Lock()  # one swap at a time
+# Open holds by thread: sync ones count 1, async ones ASYNC (in the thread of
+# their loop), so that one number tells both; only the thread itself writes
+# its entry.
+_held: dict[int, int] = {}
+ASYNC = 1 << 32
+# Futures of async holds waiting for the gate to open, with their loops.
+_async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+# How deep the current context is in async holds and leases (0: in none).
+_depth: ContextVar[int] = ContextVar("hookreload_hold_depth", default=0)
+
+
+class HoldTimeout(ReloadError):
+    """Holds stayed open longer than ``install(hold_timeout=...)``: the reload is deferred.
+
+    Nothing changed: a reload never forces its way past a hold.
+
+    Attributes:
+        modules: the dotted names of the modules the deferred reload would switch.
+        waited_s: how long it waited for the holds to close, in seconds.
+    """
+
+    def __init__(self, message: str, *, modules: tuple[str, ...], waited_s: float) -> None:
+        super().__init__(message, module=modules[0] if modules else "")
+        self.modules = modules
+        self.waited_s = waited_s
+
+
+def _names(modules: tuple[str, ...]) -> str:
+    return ", ".join(repr(name) for name in modules) or "(no module)"
+
+
+def _timeout() -> float | None:
+    from . import _hook  # here: _hook imports the loader, which imports the reload code
+
+    return _hook.hold_timeout()
+
+
+def _open_holds() -> int:
+    # One C call under the GIL: no thread changes the dict while it runs.
+    return sum(_held.values())
+
+
+def _release(me: int, count: int) -> None:
+    """Set this thread's count of open holds to ``count``."""
+    if count:
+        _held[me] = count
+    else:
+        del _held[me]
+
+
+class Hold:
+    """``with`` / ``async with``: no proxied module switches versions until it closes.
+
+    Stateless: :func:`hookreload.hold` returns the one instance; see there.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> Hold:
+        me = _get_ident()
+        before = _held.get(me, 0)
+        _held[me] = before + 1
+        if _gate:
+            _wait_open(me, before, before + 1, bool(before or _depth.get()))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        me = _get_ident()
+        count = _held[me] - 1  # _release(), inlined: this is the hot path
+        if count:
+            _held[me] = count
+        else:
+            del _held[me]
+        if _gate:
+            _closed()
+
+    # Not coroutines: with no swap waiting they return a future that is done
+    # already (see _first), cheaper to await than a coroutine is to make.
+    def __aenter__(self) -> Awaitable[Hold]:
+        me = _get_ident()
+        depth = _depth.get()
+        before = _held.get(me, 0)
+        _held[me] = before + ASYNC
+        if _gate:
+            return _aenter_closed(me, before, depth)
+        _depth.set(depth + 1)
+        return _entered or _first(_HOLD)
+
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Awaitable[None]:
+        _depth.set(_depth.get() - 1)
+        me = _get_ident()
+        _release(me, _held[me] - ASYNC)
+        if _gate:
+            _closed()
+        return _exited or _first(None)
+
+    def __repr__(self) -> str:
+        return "<hookreload.hold()>"
+
+
+_HOLD = Hold()
+
+
+def hold() -> Hold:
+    """Keep every proxied module on one version while a unit of work runs: ``with hold():``.
+
+    Every module the work touches stays on the version it had when the hold
+    opened: a reload builds its new versions while holds are open, then
+    waits to switch them until no hold is open (and new holds wait for the
+    switch, so a busy program cannot starve reloads). Holds that stay open
+    longer than ``install(hold_timeout=...)`` seconds defer the reload: it
+    fails with :class:`HoldTimeout`, nothing changes, and it is tried again.
+
+    Holds nest freely and cost well under a microsecond when no reload
+    waits. They work in threads and in asyncio tasks (``async with`` awaits
+    a pending switch instead of blocking the event loop). A reload from
+    inside a hold fails at once with :class:`ReloadError` (it would wait for
+    itself); reload outside it, or let the watcher do it.
+
+    Example:
+        >>> import hookreload
+        >>> with hookreload.hold():
+        ...     pass  # handle one request: every module stays on one version
+    """
+    return _HOLD
+
+
+def _closed() -> None:
+    """A hold closed while a swap waits: wake the swap if it was the last one."""
+    with _lock:
+        if not _open_holds():
+            _drained.notify_all()
+
+
+def _wait_open(key: int, before: int, after: int, nested: bool) -> None:
+    """Wait until the hold counted in ``_held[key]`` (``before`` -> ``after``) may open.
+
+    ``nested``: the caller is inside a hold already, so it passes a swap that
+    waits for holds to close (the swap would otherwise wait for it, and it
+    for the swap).
+    """
+    me = _get_ident()
+    with _lock:
+        while _gate and not (nested and _gate == _DRAINING) and _writer != me:
+            _release(key, before)  # not open while it waits: the swap must not wait for it
+            if not _open_holds():
+                _drained.notify_all()
+            _reopened.wait()
+            _held[key] = after
+
+
+# Futures already done, with the results of Hold.__aenter__ and __aexit__.
+# Awaiting a done future returns its result at once, whatever loop awaits it.
+_entered: asyncio.Future[Hold] | None = None
+_exited: asyncio.Future[None] | None = None
+
+
+def _first(value: T) -> Awaitable[T]:
+    """An awaitable of ``value`` (``_HOLD`` or ``None``); makes the done futures when it can."""
+    global _entered, _exited
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a coroutine driven by hand, or by another library
+        return _now(value)
+    entered, exited = loop.create_future(), loop.create_future()
+    entered.set_result(_HOLD)
+    exited.set_result(None)
+    _entered, _exited = entered, exited
+    return _now(value)
+
+
+async def _now(value: T) -> T:
+    return value
+
+
+async def _aenter_closed(me: int, before: int, depth: int) -> Hold:
+    """Await until the hold this task counted may open (``depth``: the task's holds open)."""
+    import asyncio
+
+    while True:
+        with _lock:
+            if not _gate or (depth and _gate == _DRAINING):
+                _depth.set(depth + 1)
+                return _HOLD
+            _release(me, before)
+            if not _open_holds():
+                _drained.notify_all()
+            loop = asyncio.get_running_loop()
+            waiter = loop.create_future()
+            _async_waiters.append((loop, waiter))
+        # The swap wakes every waiter when it ends or gives up. Cancelled,
+        # the hold never opened and is not counted: ``async with`` calls no
+        # __aexit__ when __aenter__ raises.
+        await waiter
+        # Counted again before the gate is read, as in Hold.__enter__.
+        before = _held.get(me, 0)
+        _held[me] = before + ASYNC
+
+
+_lease_keys = itertools.count(-1, -1)  # next() is atomic; thread idents are positive
+
+
+class Lease:
+    """A hold not tied to a thread: opened in one, closed in any (a WSGI response).
+
+    Counted in ``_held`` under a key of its own, written once by :meth:`open`
+    and once by :meth:`close`, which happen one after the other.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self) -> None:
+        self._key = 0
+
+    def open(self) -> None:
+        key = next(_lease_keys)
+        _held[key] = 1
+        self._key = key
+        if _gate:
+            _wait_open(key, 0, 1, bool(_held.get(_get_ident()) or _depth.get()))
+
+    @property
+    def opened(self) -> bool:
+        return bool(self._key)
+
+    def close(self) -> None:
+        """Close the lease; again does nothing."""
+        key, self._key = self._key, 0
+        if key:
+            _held.pop(key, None)  # gone after a fork: _forked() dropped it
+            if _gate:
+                _closed()
+
+
+def inside() -> Token[int]:
+    """Mark the current context as inside a hold until :func:`outside` (a lease's work)."""
+    return _depth.set(_depth.get() + 1)
+
+
+def outside(token: Token[int]) -> None:
+    _depth.reset(token)
+
+
+class Swap:
+    """The context manager :func:`swapping` returns."""
+
+    __slots__ = ("_modules", "_nested")
+
+    def __init__(self, modules: tuple[str, ...]) -> None:
+        self._modules = modules
+        self._nested = False
+
+    def __enter__(self) -> Swap:
+        global _gate, _writer
+        me = _get_ident()
+        if _writer == me:
+            self._nested = True  # a swap inside a swap: the gate is closed already
+            return self
+        _check_may_wait(self._modules, me)
+        timeout = _timeout()
+        start = time.monotonic()
+        if not (_writers.acquire() if timeout is None else _writers.acquire(timeout=timeout)):
+            raise self._timed_out(start)  # another swap outlasted the time-out
+        try:
+            with _lock:
+                _gate = _DRAINING
+                _writer = me
+                while _open_holds():
+                    left = None if timeout is None else start + timeout - time.monotonic()
+                    if left is not None and left <= 0:
+                        _reopen()
+                        raise self._timed_out(start)
+                    _drained.wait(left)
+                _gate = _SWAPPING
+        except BaseException:
+            _writers.release()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._nested:
+            return
+        with _lock:
+            _reopen()
+        _writers.release()
+
+    def _timed_out(self, start: float) -> HoldTimeout:
+        waited = time.monotonic() - start
+        return HoldTimeout(
+            f"cannot switch {_names(self._modules)} to new versions yet: holds "
+            f"(hookreload.hold()) stayed open for {waited:.1f} s; the reload is "
+            "deferred and will be retried",
+            modules=self._modules,
+            waited_s=waited,
+        )
+
+
+def check_may_swap(names: Collection[str]) -> None:
+    """Raise at once what :func:`swapping` would raise before waiting, if anything.
+
+    For the reload code to call before it locks and builds the modules: a
+    reload refused because the caller is inside a hold then neither builds
+    for nothing nor holds module locks that another hold-owning thread could
+    be waiting for.
+    """
+    me = _get_ident()
+    if _writer != me:
+        _check_may_wait(tuple(names), me)
+
+
+def _check_may_wait(modules: tuple[str, ...], me: int) -> None:
+    held = _held.get(me, 0)
+    if held % ASYNC or _depth.get():
+        raise ReloadError(
+            f"cannot switch {_names(modules)} to new versions here: this thread or task "
+            "is inside hookreload.hold(), and a swap waits for every hold to close, so it "
+            "would wait for itself; reload after the hold closes, or let the watcher reload",
+            module=modules[0] if modules else "",
+        )
+    if held:
+        raise HoldTimeout(
+            f"cannot switch {_names(modules)} to new versions yet: tasks of this thread's "
+            "event loop are inside hookreload.hold(), and they cannot close while it "
+            "waits; the reload is deferred and will be retried",
+            modules=modules,
+            waited_s=0.0,
+        )
+
+
+def _reopen() -> None:
+    """Open the gate and wake the holds waiting at it; the caller holds ``_lock``."""
+    global _gate, _writer
+    _gate = _OPEN
+    _writer = None
+    _reopened.notify_all()
+    waiters = _async_waiters[:]
+    del _async_waiters[:]
+    for loop, waiter in waiters:
+        # A closed loop raises RuntimeError: nobody awaits its waiter any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, waiter)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _forked() -> None:
+    """In a forked child: only the forking thread is left; forget the others' holds.
+
+    Their threads do not exist here, so their holds would never close and
+    every swap would wait for them. The locks may have been taken by a
+    thread that is gone: they are made anew, unless the forking thread is
+    swapping (then its swap ends normally).
+    """
+    global _lock, _drained, _reopened, _writers, _gate, _writer
+    me = _get_ident()
+    mine = _held.get(me, 0)
+    _held.clear()
+    if mine:
+        _held[me] = mine
+    del _async_waiters[:]
+    if _writer == me:  # pragma: no cover - fork() called by code that runs inside a swap
+        return
+    _lock = threading.Lock()
+    _drained = threading.Condition(_lock)
+    _reopened = threading.Condition(_lock)
+    _writers = threading.Lock()
+    _gate = _OPEN
+    _writer = None
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=_forked)
+
+
+def swapping(names: Collection[str]) -> Swap:
+    """A context manager entered once no hold is open; new holds wait until it exits.
+
+    Wrap every switch of versions in it (all the modules of a batch at once).
+
+    Raises:
+        HoldTimeout: holds stayed open longer than ``install(hold_timeout=...)``;
+            nothing may switch (the caller defers the reload and retries it).
+            Also at once when tasks of this thread's event loop are inside holds:
+            they could not close while it waited.
+        ReloadError: the calling thread or task is inside a hold: the swap
+            would wait for itself.
+    """
+    return Swap(tuple(names))

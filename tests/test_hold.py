@@ -1,0 +1,507 @@
+"""Holds: swaps wait for open holds, new holds wait for a waiting swap, nothing deadlocks.
+
+Threads are joined with a time-out in a ``finally``; waits are bounded polls
+or Events, never bare sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import hookreload
+from hookreload import _hold
+from hookreload._hold import HoldTimeout, swapping
+
+TIMEOUT = 10.0  # seconds, per wait; a healthy test takes far less
+
+
+def until(predicate: Callable[[], object], what: str) -> None:
+    """Poll ``predicate`` until it is true; fail after TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.001)
+
+
+@pytest.fixture(autouse=True)
+def gate_left_open() -> Iterator[None]:
+    """Every test leaves no hold counted and the gate open."""
+    yield
+    assert _hold._held == {}
+    assert _hold._gate == _hold._OPEN
+    assert _hold._writer is None
+    assert not _hold._writers.locked()
+    assert _hold._async_waiters == []
+
+
+class Worker:
+    """A thread running ``target``; ``join`` re-raises what it raised."""
+
+    def __init__(self, target: Callable[[], object]) -> None:
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(target,), daemon=True)
+        self.thread.start()
+
+    def _run(self, target: Callable[[], object]) -> None:
+        try:
+            self.result = target()
+        except BaseException as exc:
+            self.error = exc
+
+    def join(self) -> object:
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "the thread did not finish"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def test_holds_nest_and_count_per_thread() -> None:
+    me = threading.get_ident()
+    with hookreload.hold() as outer:
+        assert _hold._held == {me: 1}
+        with hookreload.hold():
+            assert _hold._held == {me: 2}
+        assert _hold._held == {me: 1}
+    assert _hold._held == {}
+    assert outer is hookreload.hold()
+    assert repr(outer) == "<hookreload.hold()>"
+
+
+def test_a_hold_that_raises_still_closes() -> None:
+    with pytest.raises(KeyError), hookreload.hold():
+        raise KeyError("x")
+    assert _hold._held == {}
+
+
+def test_a_swap_waits_for_open_holds_and_new_holds_wait_for_the_swap() -> None:
+    events: list[str] = []
+    opened, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with hookreload.hold():
+            events.append("hold A open")
+            opened.set()
+            assert release.wait(TIMEOUT)
+            events.append("hold A closes")
+
+    def swapper() -> None:
+        with swapping(["a", "b"]):
+            events.append("swap")
+
+    def late() -> None:
+        with hookreload.hold():
+            events.append("hold C open")
+
+    a = Worker(holder)
+    try:
+        assert opened.wait(TIMEOUT)
+        w = Worker(swapper)
+        until(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
+        c = Worker(late)
+        # C waits behind the swap (writer preference); it parks with its
+        # count taken back, so the swap still waits for A alone.
+        until(
+            lambda: sum(_hold._held.values()) == 1 and len(_hold._reopened._waiters) == 1, "C waits"
+        )  # type: ignore[attr-defined]
+        assert events == ["hold A open"]
+    finally:
+        release.set()
+        a.join()
+    w.join()
+    c.join()
+    assert events == ["hold A open", "hold A closes", "swap", "hold C open"]
+
+
+def test_a_nested_hold_passes_a_waiting_swap() -> None:
+    inner_opened = threading.Event()
+
+    def holder() -> None:
+        with hookreload.hold():
+            until(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
+            with hookreload.hold():  # would deadlock if it waited for the swap
+                inner_opened.set()
+
+    a = Worker(holder)
+    with swapping(["a"]):
+        assert inner_opened.is_set()
+    a.join()
+
+
+def test_holds_open_longer_than_the_time_out_defer_the_swap() -> None:
+    hookreload.install(include=["hr_no_such_package"], hold_timeout=0.05)
+    opened, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with hookreload.hold():
+            opened.set()
+            assert release.wait(TIMEOUT)
+
+    a = Worker(holder)
+    try:
+        assert opened.wait(TIMEOUT)
+        with pytest.raises(HoldTimeout) as caught, swapping(["app.models", "app.views"]):
+            raise AssertionError("the swap ran while a hold was open")
+    finally:
+        release.set()
+        a.join()
+    error = caught.value
+    assert isinstance(error, hookreload.ReloadError)
+    assert error.modules == ("app.models", "app.views")
+    assert error.module == "app.models"
+    assert error.waited_s >= 0.05
+    message = str(error)
+    assert "'app.models', 'app.views'" in message
+    assert " s;" in message and "deferred and will be retried" in message
+    # The gate reopened: holds and swaps work again.
+    with hookreload.hold():
+        pass
+    with swapping(["app.models"]):
+        pass
+
+
+def test_holds_waiting_behind_a_swap_that_gives_up_go_on() -> None:
+    hookreload.install(include=["hr_no_such_package"], hold_timeout=0.2)
+    opened, release = threading.Event(), threading.Event()
+    late_opened = threading.Event()
+
+    def holder() -> None:
+        with hookreload.hold():
+            opened.set()
+            assert release.wait(TIMEOUT)
+
+    def late() -> None:
+        until(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
+        with hookreload.hold():
+            late_opened.set()
+
+    a = Worker(holder)
+    try:
+        assert opened.wait(TIMEOUT)
+        c = Worker(late)
+        with pytest.raises(HoldTimeout):
+            swapping(["m"]).__enter__()
+        c.join()
+        assert late_opened.is_set()
+    finally:
+        release.set()
+        a.join()
+
+
+def test_a_swap_waits_for_another_swap_within_its_time_out() -> None:
+    hookreload.install(include=["hr_no_such_package"], hold_timeout=0.05)
+    entered, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with swapping(["a"]):
+            entered.set()
+            assert release.wait(TIMEOUT)
+
+    w = Worker(first)
+    try:
+        assert entered.wait(TIMEOUT)
+        with pytest.raises(HoldTimeout, match="'b'"):
+            swapping(["b"]).__enter__()
+    finally:
+        release.set()
+        w.join()
+
+
+def test_no_time_out_waits_as_long_as_it_takes() -> None:
+    hookreload.install(include=["hr_no_such_package"], hold_timeout=None)
+    assert _hold._timeout() is None
+    opened, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with hookreload.hold():
+            opened.set()
+            assert release.wait(TIMEOUT)
+
+    a = Worker(holder)
+    assert opened.wait(TIMEOUT)
+    w = Worker(lambda: swapping(["a"]).__enter__().__exit__(None, None, None))
+    until(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
+    release.set()
+    a.join()
+    w.join()
+
+
+def test_a_swap_from_inside_a_hold_is_refused_not_deadlocked() -> None:
+    with hookreload.hold(), pytest.raises(hookreload.ReloadError) as caught:
+        swapping(["app.models"]).__enter__()
+    assert not isinstance(caught.value, HoldTimeout)
+    assert caught.value.module == "app.models"
+    assert "inside hookreload.hold()" in str(caught.value)
+    assert "'app.models'" in str(caught.value)
+
+
+def test_swaps_nest_and_holds_on_the_swapping_thread_pass() -> None:
+    with swapping(["a"]):
+        assert _hold._gate == _hold._SWAPPING
+        with swapping(["b"]):
+            pass
+        assert _hold._gate == _hold._SWAPPING
+        with hookreload.hold():  # the swap's own code (an __unload__ hook, say)
+            pass
+        assert _hold._held == {}
+    assert _hold._gate == _hold._OPEN
+
+
+def test_the_default_time_out_applies_without_a_hook() -> None:
+    hookreload.uninstall()
+    assert _hold._timeout() == _hold.DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize("bad", [-1, "5", True, float("nan")])
+def test_a_bad_hold_timeout_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="hold_timeout must be seconds"):
+        hookreload.install(include=["hr_no_such_package"], hold_timeout=bad)  # type: ignore[arg-type]
+    assert hookreload._hook.active() is None
+
+
+def test_hold_timeout_is_an_option_of_the_hook() -> None:
+    hook = hookreload.install(include=["hr_no_such_package"], hold_timeout=2.5)
+    assert hook.hold_timeout == 2.5
+    assert "hold_timeout=2.5" in repr(hook)
+    assert hookreload.install(include=["hr_no_such_package"], hold_timeout=2.5) is hook
+    with pytest.raises(ValueError, match="other options"):
+        hookreload.install(include=["hr_no_such_package"], hold_timeout=3)
+
+
+# -- asyncio ------------------------------------------------------------------------
+
+
+def test_async_holds_nest_and_close() -> None:
+    async def main() -> None:
+        me = threading.get_ident()
+        async with hookreload.hold() as h:
+            assert h is hookreload.hold()
+            assert _hold._held == {me: _hold.ASYNC}
+            async with hookreload.hold():
+                with hookreload.hold():
+                    assert _hold._held == {me: 2 * _hold.ASYNC + 1}
+                    with pytest.raises(hookreload.ReloadError, match="inside hookreload.hold"):
+                        swapping(["m"]).__enter__()
+        assert _hold._held == {}
+
+    asyncio.run(main())
+
+
+def test_an_async_hold_awaits_a_pending_swap_without_blocking_the_loop() -> None:
+    """Task A holds; a thread's swap waits for it; task C's new hold awaits, the loop runs on."""
+    events: list[str] = []
+
+    async def main() -> None:
+        release = asyncio.Event()
+        a_open = asyncio.Event()
+
+        async def a() -> None:
+            async with hookreload.hold():
+                a_open.set()
+                await release.wait()
+                events.append("A closes")
+
+        async def c() -> None:
+            async with hookreload.hold():
+                events.append("C open")
+
+        task_a = asyncio.create_task(a())
+        await a_open.wait()
+        swap = Worker(lambda: _swap_and_log(events))
+        while _hold._gate != _hold._DRAINING:
+            await asyncio.sleep(0.001)
+        task_c = asyncio.create_task(c())
+        while not _hold._async_waiters:  # C parked on a future, the loop still runs
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.01)
+        assert events == []
+        release.set()
+        await asyncio.wait_for(asyncio.gather(task_a, task_c), TIMEOUT)
+        swap.join()
+
+    asyncio.run(main())
+    assert events == ["A closes", "swap", "C open"]
+
+
+def _swap_and_log(events: list[str]) -> None:
+    with swapping(["m"]):
+        events.append("swap")
+
+
+def test_a_nested_async_hold_passes_a_waiting_swap() -> None:
+    async def main() -> None:
+        async with hookreload.hold():
+            with pytest.raises(hookreload.ReloadError, match="inside hookreload.hold"):
+                swapping(["m"]).__enter__()
+            swap = Worker(lambda: swapping(["m"]).__enter__().__exit__(None, None, None))
+            while _hold._gate != _hold._DRAINING:
+                await asyncio.sleep(0.001)
+            async with hookreload.hold():  # the task's own hold: no waiting
+                pass
+            with hookreload.hold():  # sync code of the task, too
+                pass
+        await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(None, swap.join)
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_async_hold_waiting_for_a_swap_is_not_counted() -> None:
+    async def main() -> None:
+        entered, release = threading.Event(), threading.Event()
+
+        def swapper() -> None:
+            with swapping(["m"]):
+                entered.set()
+                assert release.wait(TIMEOUT)
+
+        swap = Worker(swapper)
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, TIMEOUT)
+
+        async def late() -> None:
+            async with hookreload.hold():
+                raise AssertionError("opened during a swap")
+
+        task = asyncio.create_task(late())
+        while not _hold._async_waiters:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert _hold._held == {}
+        release.set()
+        await asyncio.get_running_loop().run_in_executor(None, swap.join)
+        await asyncio.sleep(0.01)  # the swap's wake-up of the cancelled waiter runs
+
+    asyncio.run(main())
+
+
+def test_a_swap_on_a_loop_thread_with_async_holds_open_is_deferred_at_once() -> None:
+    async def main() -> None:
+        release = asyncio.Event()
+        opened = asyncio.Event()
+
+        async def request() -> None:
+            async with hookreload.hold():
+                opened.set()
+                await release.wait()
+
+        task = asyncio.create_task(request())
+        await opened.wait()
+        # Not inside a hold itself, but waiting here would stop the loop
+        # that must run the hold to its end.
+        with pytest.raises(HoldTimeout, match="event loop.*deferred") as caught:
+            swapping(["m"]).__enter__()
+        assert caught.value.waited_s == 0.0
+        release.set()
+        await task
+
+    asyncio.run(main())
+
+
+def test_a_sync_hold_on_a_loop_thread_passes_a_waiting_swap() -> None:
+    """Blocking there would stop the loop, and with it the task holding the swap up."""
+
+    async def main() -> None:
+        release = asyncio.Event()
+        opened = asyncio.Event()
+
+        async def request() -> None:
+            async with hookreload.hold():
+                opened.set()
+                await release.wait()
+
+        task = asyncio.create_task(request())
+        await opened.wait()
+        swap = Worker(lambda: swapping(["m"]).__enter__().__exit__(None, None, None))
+        while _hold._gate != _hold._DRAINING:
+            await asyncio.sleep(0.001)
+        with hookreload.hold():  # another task's sync code: passes
+            pass
+        release.set()
+        await task
+        await asyncio.get_running_loop().run_in_executor(None, swap.join)
+
+    asyncio.run(main())
+
+
+def test_an_async_hold_works_outside_an_asyncio_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A coroutine driven by hand (or by another library): no loop to make futures on."""
+    monkeypatch.setattr(_hold, "_entered", None)
+    monkeypatch.setattr(_hold, "_exited", None)
+
+    async def work() -> bool:
+        async with hookreload.hold() as h:
+            return h is hookreload.hold() and bool(_hold._held)
+
+    coro = work()
+    with pytest.raises(StopIteration) as done:
+        coro.send(None)
+    assert done.value.value is True
+    assert _hold._entered is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_a_forked_child_forgets_the_holds_of_threads_it_does_not_have() -> None:
+    opened, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with hookreload.hold():
+            opened.set()
+            assert release.wait(TIMEOUT)
+
+    a = Worker(holder)
+    try:
+        assert opened.wait(TIMEOUT)
+        with hookreload.hold(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports by its exit code
+                code = 1
+                try:
+                    me = threading.get_ident()
+                    if _hold._held == {me: 1}:  # this thread's hold only
+                        hookreload.hold().__exit__(None, None, None)
+                        with swapping(["m"]):  # nothing left to wait for
+                            code = 2
+                except BaseException:
+                    pass
+                finally:
+                    os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        a.join()
+    assert os.WEXITSTATUS(status) == 2
+
+
+def test_the_fork_handler_keeps_only_the_forking_threads_holds() -> None:
+    """What a forked child runs (measured here: a child's coverage is not saved)."""
+    me = threading.get_ident()
+    lock = _hold._lock
+    with hookreload.hold():
+        _hold._held[-999] = 1  # a lease of a request the child does not serve
+        _hold._forked()
+        assert _hold._held == {me: 1}
+        assert _hold._lock is not lock
+    _hold._forked()  # forked outside any hold
+    assert _hold._held == {}
+    with swapping(["m"]):
+        pass
+
+
+def test_check_may_swap_refuses_early_what_a_swap_would() -> None:
+    _hold.check_may_swap(["m"])  # nothing open: fine
+    with hookreload.hold(), pytest.raises(hookreload.ReloadError, match="'m'"):
+        _hold.check_may_swap(["m"])
+    with swapping(["m"]), hookreload.hold():
+        _hold.check_may_swap(["m"])  # inside its own swap: nested, fine
