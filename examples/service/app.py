@@ -37,6 +37,10 @@ async def fibonacci(request: Request) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=400)
 
 
+async def whoami(request: Request) -> Response:
+    return JSONResponse(handlers.whoami())
+
+
 async def stats(request: Request) -> Response:
     return JSONResponse(handlers.stats())
 
@@ -46,6 +50,7 @@ app = Starlette(
         Route("/", hello),
         Route("/fib/{n}", fibonacci),
         Route("/stats", stats),
+        Route("/whoami", whoami),
     ]
 )
 

@@ -9,6 +9,7 @@ hands it from each version to the next.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import types
@@ -56,6 +57,11 @@ def fibonacci(n: int) -> dict[str, int]:
         with lock:
             cache[n] = value
     return {"n": n, "value": value}
+
+
+def whoami() -> dict[str, object]:
+    """``GET /whoami``: which process answered, with which message (for several workers)."""
+    return {"pid": os.getpid(), "message": MESSAGE, "request": _count()}
 
 
 def stats() -> dict[str, float]:

@@ -15,23 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from examples.service.startup import install_hookreload
+
 import hookreload
-
-
-def _install() -> None:
-    try:
-        hookreload.install(watch=True)
-    except ValueError:
-        # Installed already, with options of its own: this runs under the
-        # hookreload command, whose watcher does the same job and reports.
-        return
-    # hookreload reports each reload on its logger, and a library prints nothing itself.
-    logging.basicConfig(format="%(name)s: %(message)s")
-    logging.getLogger("hookreload").setLevel(logging.INFO)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -49,6 +38,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(200, "text/plain; charset=utf-8", handlers.hello())
         elif path == "/stats":
             self._send(200, "application/json", json.dumps(handlers.stats()))
+        elif path == "/whoami":
+            self._send(200, "application/json", json.dumps(handlers.whoami()))
         elif path.startswith("/fib/"):
             try:
                 body = json.dumps(handlers.fibonacci(int(path[len("/fib/") :])))
@@ -76,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0: any free port")
     args = parser.parse_args(argv)
-    _install()
+    install_hookreload()
     # After install(): imported now, the handlers are a proxy that reloads on save.
     from examples.service import handlers
 

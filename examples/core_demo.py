@@ -1,6 +1,6 @@
 """hookreload in one minute: edit a module under a running program.
 
-Run it with ``make demo`` (or ``.venv/bin/python examples/demo.py``). It
+Run it with ``make demo-core`` (or ``.venv/bin/python examples/core_demo.py``). It
 writes a small package ``greeter`` into a temporary directory, imports it
 through the hook and keeps a worker thread serving requests with it. Then,
 while that thread runs, it edits the module (a good change, a syntax error,
