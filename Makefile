@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVICE_STAMP := $(VENV)/.installed-service
-CHECKED := src tests examples benchmarks noxfile.py
+BENCH_STAMP := $(VENV)/.installed-bench
+CHECKED := src tests examples benchmarks noxfile.py stress compat
 
-.PHONY: demo test lint typecheck pytest docs bench test-all clean
+.PHONY: demo demo-core test lint typecheck pytest docs bench test-all clean stress compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +17,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+# The service edited under load (examples/service/demo.py): Starlette and uvicorn, from the dev extra.
+demo: $(STAMP) $(SERVICE_STAMP)
+	$(BIN)/python -m examples.service.demo
+
+# The core of it in one process: edit, break, fix and roll back a module.
+demo-core: $(STAMP)
+	$(BIN)/python examples/core_demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)
@@ -44,8 +50,21 @@ $(SERVICE_STAMP): pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,service]'
 	touch $@
 
-bench: $(STAMP) $(SERVICE_STAMP)
+# What the bench compares hookreload with (jurigged, IPython) and draws its chart with.
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(STAMP) $(SERVICE_STAMP) $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py --write docs/benchmarks.md
+
+# Minutes of callers against reloads, and 10,000 reloads' footprint (docs/robustness.md).
+stress: $(STAMP)
+	$(BIN)/python stress/run.py $(STRESS_ARGS)
+
+# Real packages' test suites with and without hookreload; downloads into compat/.cache/.
+compat: $(STAMP)
+	$(BIN)/python compat/run.py $(COMPAT_ARGS)
 
 # The suite under every supported Python found on this machine.
 test-all: $(STAMP)

@@ -119,7 +119,9 @@ def tree(root: Path, packages: int, per_package: int, prefix: str) -> list[str]:
 # -- a 1,000-line module, for the reload benchmark -----------------------------
 
 
-def _big_block(i: int) -> str:
+def _big_block(i: int, salt: int = 0) -> str:
+    # ``salt`` changes the body of every function: an edit of the whole module.
+    rest = f"index + {salt}" if salt else "index"
     return textwrap.dedent(
         f'''
         THRESHOLD_{i} = {i * 3 + 1}
@@ -135,7 +137,7 @@ def _big_block(i: int) -> str:
                 elif value < -THRESHOLD_{i}:
                     total -= value // (index + 1)
                 else:
-                    total += index
+                    total += {rest}
             return {{"block": {i}, "total": total, "names": NAMES_{i}}}
 
 
@@ -157,19 +159,64 @@ def _big_block(i: int) -> str:
     )
 
 
-def big_module(lines: int, revision: int) -> str:
-    """About ``lines`` lines of functions, classes and constants; ends with ``REVISION``."""
+def big_module(lines: int, revision: int, salt: int = 0) -> str:
+    """About ``lines`` lines of functions, classes and constants; ends with ``REVISION``.
+
+    A ``salt`` other than 0 goes into the body of every function.
+    """
     blocks = []
     count = 0
     i = 0
     while count < lines - 2:
-        block = _big_block(i)
+        block = _big_block(i, salt)
         blocks.append(block)
         count += block.count("\n")
         i += 1
     return '"""A generated module of about {lines} lines."""\n{body}\nREVISION = {rev}\n'.format(
         lines=lines, body="".join(blocks), rev=revision
     )
+
+
+# The edits of the comparison benchmarks: what changes in ``probed_module``.
+ONE_FUNCTION, WHOLE_MODULE = "one function", "whole module"
+PROBE_LINES = 12
+OBSERVER = "hrbench_observe"  # in builtins: called halfway through executing the module
+
+
+def probed_module(lines: int, revision: int, edit: str, *, fail: bool = False) -> str:
+    """``big_module`` and a function and a method whose bodies return ``revision``.
+
+    ``probe()`` and ``Probe().probe()`` return the revision of the code that
+    runs them: called through references taken before a reload, they tell
+    whether those references follow the new code. With ``edit=ONE_FUNCTION``
+    only their two bodies change from one revision to the next; with
+    ``WHOLE_MODULE`` every function body, the ``REVISION`` constant and a
+    module-level call change too: ``compute_0([0])["total"]`` is then the
+    revision. That call, halfway through, is
+    ``builtins.hrbench_observe(__name__, tag)`` when it exists (``max`` of the
+    two strings otherwise: a no-op); ``tag`` is the revision in whole-module
+    edits, always ``"0"`` otherwise. With ``fail`` the module
+    raises after defining everything: a broken edit, half executed.
+    """
+    if edit == ONE_FUNCTION:
+        body = big_module(lines - PROBE_LINES, 0)
+    elif edit == WHOLE_MODULE:
+        body = big_module(lines - PROBE_LINES, revision, salt=revision)
+    else:
+        raise ValueError(f"unknown edit {edit!r}")
+    # Halfway through, a look at the module as the rest of the program sees it
+    # while the new code executes: the bench's observer, when it set one. A
+    # module-level statement: it changes in whole-module edits only.
+    half = body.index("\nTHRESHOLD_15 = ")
+    tag = revision if edit == WHOLE_MODULE else 0
+    look = f'__import__("builtins").__dict__.get("{OBSERVER}", max)(__name__, "{tag}")'
+    body = f"{body[:half]}\n{look}\n{body[half:]}"
+    probe = (
+        f"\n\ndef probe():\n    return {revision}\n\n\n"
+        f"class Probe:\n    def probe(self):\n        return {revision}\n"
+    )
+    broken = '\nraise RuntimeError("a broken edit")\n' if fail else ""
+    return body + probe + broken
 
 
 # -- a module with a namespace of about 1 MB, for the memory benchmark -----------

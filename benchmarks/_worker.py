@@ -423,6 +423,273 @@ def watch_idle(args: Args) -> Result:
     return {}
 
 
+# -- applying an edit: hookreload against other reloaders -----------------------------
+
+HOOKRELOAD, PATCH = "hookreload", "hookreload, patch mode"
+IMPORTLIB, AUTORELOAD, JURIGGED = "importlib.reload", "IPython autoreload", "jurigged"
+IDLE_CHECK = "IPython autoreload, no edit"
+DEDUPED: list[int] = []  # one item per edit IPython's deduplicating reloader applied
+
+
+def _editors(args: Args) -> dict[str, tuple[types.ModuleType, Callable[[], str | None]]]:
+    """Each tool's module, imported, and how the tool applies an edit of its file.
+
+    Each applier returns the error that the tool reported, or ``None``. Each
+    is set up as its documentation says and applied as its watcher or hook
+    would: ``hookreload.reload`` (the patch mode toggled on the hook),
+    ``importlib.reload``, ``ModuleReloader.check()`` with ``%autoreload 2``'s
+    settings (as IPython runs it before every cell), and jurigged's
+    ``CodeFile.refresh()`` (what its watcher calls on a file event).
+    """
+    packages: dict[str, str] = args["packages"]
+    hook = None
+    ours = [packages[tool] for tool in (HOOKRELOAD, PATCH) if tool in packages]
+    if ours:
+        import hookreload
+
+        hook = hookreload.install(include=ours)
+    modules = {tool: importlib.import_module(f"{name}.big") for tool, name in packages.items()}
+    appliers: dict[str, Callable[[], str | None]] = {}
+
+    def caught(apply: Callable[[], object]) -> Callable[[], str | None]:
+        def run() -> str | None:
+            try:
+                apply()
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"
+            return None
+
+        return run
+
+    if hook is not None:
+
+        def with_patch(module: types.ModuleType, patch: bool) -> Callable[[], object]:
+            def apply() -> object:
+                hook.patch = patch
+                return hookreload.reload(module)
+
+            return apply
+
+        for tool, patch in ((HOOKRELOAD, False), (PATCH, True)):
+            if tool in modules:
+                appliers[tool] = caught(with_patch(modules[tool], patch))
+    if IMPORTLIB in modules:
+        appliers[IMPORTLIB] = caught(lambda: importlib.reload(modules[IMPORTLIB]))
+    if JURIGGED in modules:
+        from jurigged import registry
+
+        errors: list[str] = []
+        registry.set_logger(
+            lambda event: (
+                errors.append(f"{type(event).__name__}: {event}")
+                if isinstance(event, BaseException)
+                else None
+            )
+        )
+        module = modules[JURIGGED]
+        registry.prepare(module.__name__, module.__file__)
+        codefile = registry.get(module.__file__)
+
+        def refresh() -> str | None:
+            errors.clear()
+            try:
+                codefile.refresh()
+            except Exception as exc:  # its watcher logs these too
+                errors.append(f"{type(exc).__name__}: {exc}")
+            return "; ".join(errors) or None
+
+        appliers[JURIGGED] = refresh
+    if AUTORELOAD in modules:
+        from IPython.extensions.autoreload import ModuleReloader
+
+        # Made last: it records the mtime of every module loaded.
+        reloader = ModuleReloader()
+        reloader.enabled, reloader.check_all, reloader.autoload_obj = True, True, False
+        reloader.hide_errors = True  # reported below instead of printed
+        for tool, module in modules.items():
+            if tool != AUTORELOAD:
+                reloader.mark_module_skipped(module.__name__)
+        module = modules[AUTORELOAD]
+        # Which of its two ways applied each edit: count the deduplicating one's successes.
+        # (IPython 9 has it; IPython 8 always runs `superreload`.)
+        deduper = getattr(reloader, "deduper_reloader", None)
+        if deduper is not None:
+            maybe_reload = deduper.maybe_reload_module
+
+            def counted(target: types.ModuleType) -> bool:
+                done: bool = maybe_reload(target)
+                if done and target is module:
+                    DEDUPED.append(1)
+                return done
+
+            deduper.maybe_reload_module = counted
+
+        def check() -> str | None:
+            reloader.check()
+            if module.__file__ in reloader.failed:
+                return f"autoreload of {module.__name__} failed"
+            return None
+
+        appliers[AUTORELOAD] = check
+        appliers[IDLE_CHECK] = check
+        modules[IDLE_CHECK] = module
+    return {tool: (modules[tool], appliers[tool]) for tool in appliers}
+
+
+def _look(module: types.ModuleType) -> str:
+    """What a reader of ``module`` finds: after a whole-module edit, both return the revision."""
+    try:
+        early, late = module.compute_0([0])["total"], module.probe()
+    except (AttributeError, NameError):
+        return "names missing"
+    return "one version" if early == late else "a mix of versions"
+
+
+def _observe(
+    editors: dict[str, tuple[types.ModuleType, Callable[[], str | None]]],
+    spent: list[float],
+) -> dict[str, list[str]]:
+    """Record what another thread sees of each module while an edit of it executes.
+
+    ``probed_module`` calls the observer halfway through its code; it starts a
+    thread that reads the module as the program holds it (what ``import``
+    gave) and waits for it: a function defined before that point and one
+    defined after. Another thread, because hookreload shows the version being
+    built to the thread building it (so that the module can look itself up).
+    The CPU time the observer takes is added to ``spent``, for the caller to
+    take off its timings.
+
+    Returns:
+        Per tool, what each observation found; filled in as edits run.
+    """
+    import builtins
+    import threading
+
+    seen: dict[str, list[str]] = {tool: [] for tool in editors if tool != IDLE_CHECK}
+    by_name = {editors[tool][0].__name__: tool for tool in seen}
+
+    def observe(name: str, tag: str) -> None:
+        tool = by_name.get(name)
+        if tool not in seen:
+            return
+        start = CLOCK()
+        module = editors[tool][0]
+        found: list[str] = []
+        reader = threading.Thread(target=lambda: found.append(_look(module)))
+        reader.start()
+        reader.join()
+        seen[tool] += found
+        spent[0] += CLOCK() - start
+
+    setattr(builtins, _gen.OBSERVER, observe)
+    return seen
+
+
+def edit_compare(args: Args) -> Result:
+    """Seconds to apply an edit of the same module with each tool, the tools taking turns.
+
+    Each tool has its own copy of the module (``args["packages"]``: tool ->
+    package), all written alike. Before every timed edit the file is
+    rewritten (``_gen.probed_module``) with a new revision and an mtime of its
+    own; after it, the module must run the new code (``module.probe()``), and
+    a function and an instance taken at import tell whether references taken
+    before follow (and ``isinstance`` holds). In whole-module edits, an observer
+    called halfway through the new code records what the program sees of the
+    module meanwhile (``_observe``). After the timed edits, each tool is given a broken edit (it
+    raises once everything is defined) and then a good one: what the module
+    runs after each is recorded. With ``IPython autoreload`` in the run, a
+    ``check()`` with no edit is timed too, once per round.
+    """
+    _on_path(args["root"])
+    root = Path(args["root"])
+    lines, edit = args["lines"], args["edit"]
+    base = int(time.time()) - 86_400
+    for name in args["packages"].values():
+        _gen.set_mtime(root / name / "big.py", base)
+    editors = _editors(args)
+    events: list[Any] = []
+    if HOOKRELOAD in editors or PATCH in editors:
+        import hookreload
+
+        hookreload.on_reload(events.append)
+    # References taken at import, as `from mod import probe` and a stored instance would be.
+    held = {tool: (module.probe, module.Probe()) for tool, (module, _) in editors.items()}
+    spent = [0.0]  # CPU time of the observer, not the tool's
+    seen = _observe(editors, spent) if edit == _gen.WHOLE_MODULE else {}
+    samples: dict[str, list[float]] = {tool: [] for tool in editors}
+    follows: dict[str, list[int]] = {tool: [0, 0, 0] for tool in editors if tool != IDLE_CHECK}
+    patched: list[int] = []
+    tools = list(editors)
+    warmup, iterations = args["warmup"], args["iterations"]
+
+    def write(module: types.ModuleType, revision: int, fail: bool = False) -> None:
+        path = Path(module.__file__ or "")
+        _gen.write(path, _gen.probed_module(lines, revision, edit, fail=fail))
+        _gen.set_mtime(path, base + revision)
+
+    for revision in range(1, warmup + iterations + 1):
+        shift = revision % len(tools)
+        for tool in tools[shift:] + tools[:shift]:
+            module, apply = editors[tool]
+            if tool != IDLE_CHECK:
+                write(module, revision)
+            events.clear()
+            spent[0] = 0.0
+            start = CLOCK()
+            error = apply()
+            elapsed = CLOCK() - start - spent[0]
+            if error is not None:
+                raise RuntimeError(f"{tool}: {error}")
+            if tool == IDLE_CHECK:
+                if revision > warmup:
+                    samples[tool].append(elapsed)
+                continue
+            if module.probe() != revision:
+                raise RuntimeError(f"{tool} did not run the edited source")
+            if tool == PATCH:
+                if not events or not events[-1].patched:
+                    raise RuntimeError(f"{tool}: the reload patched nothing: {events}")
+                patched.append(len(events[-1].patched))
+            if revision > warmup:
+                samples[tool].append(elapsed)
+                function, instance = held[tool]
+                follows[tool][0] += function() == revision
+                follows[tool][1] += instance.probe() == revision
+                follows[tool][2] += isinstance(instance, module.Probe)
+            elif tool in seen:
+                seen[tool].clear()  # what the warm-up saw
+    # A broken edit, then a good one.
+    seen = {tool: list(views) for tool, views in seen.items()}  # the timed edits only
+    last = warmup + iterations
+    broken: dict[str, dict[str, Any]] = {}
+    for tool, (module, apply) in editors.items():
+        if tool == IDLE_CHECK:
+            continue
+        function, _ = held[tool]
+        before = function()
+        write(module, last + 1, fail=True)
+        error = apply()
+        after_broken = {"module": module.probe(), "reference": function()}
+        write(module, last + 2)
+        fixed_error = apply()
+        broken[tool] = {
+            "error": error,
+            "kept": after_broken == {"module": last, "reference": before},
+            "after": after_broken,
+            "fixed": fixed_error is None and module.probe() == last + 2,
+        }
+    return {
+        "samples": samples,
+        "follows": follows,
+        "patched": patched,
+        "broken": broken,
+        "seen": seen,
+        "modules_loaded": len(sys.modules),
+        "deduped": len(DEDUPED),
+        "python": platform.python_version(),
+    }
+
+
 WORKERS: dict[str, Callable[[Args], Result]] = {
     "hotpath": hotpath,
     "import_tree": import_tree,
@@ -431,6 +698,7 @@ WORKERS: dict[str, Callable[[Args], Result]] = {
     "scaling": scaling,
     "watch_latency": watch_latency,
     "watch_idle": watch_idle,
+    "edit_compare": edit_compare,
 }
 
 

@@ -6,6 +6,7 @@ run, interleaved, from medians of several repeats: never an absolute time.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import tempfile
@@ -942,6 +943,540 @@ def _edit_service(
     )
 
 
+# -- patch mode's cost ---------------------------------------------------------------
+
+EDIT_LINES = 1000
+HOOKRELOAD_PLAIN, HOOKRELOAD_PATCH = "hookreload", "hookreload, patch mode"
+EDIT_IMPORTLIB, EDIT_AUTORELOAD, EDIT_JURIGGED = (
+    "importlib.reload",
+    "IPython autoreload",
+    "jurigged",
+)
+AUTORELOAD_IDLE = "IPython autoreload, no edit"  # timed by the worker alongside
+
+
+def _edit_run(
+    tools: list[str], edit: str, warmup: int, iterations: int
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """One ``edit_compare`` worker: each tool edits its own copy of the same module, in turns.
+
+    Returns:
+        The worker's result, and the package of each tool.
+    """
+    packages = {tool: f"hrbench_edit_{i}" for i, tool in enumerate(tools)}
+    with _scratch() as tmp:
+        source = _gen.probed_module(EDIT_LINES, 0, edit)
+        for name in packages.values():
+            _gen.package(Path(tmp), name, {"big": source})
+        args = {
+            "root": tmp,
+            "lines": EDIT_LINES,
+            "edit": edit,
+            "packages": packages,
+            "warmup": warmup,
+            "iterations": iterations,
+        }
+        return run_worker(PYTHON, "edit_compare", args, TIMEOUT), packages
+
+
+def patch_cost(settings: Settings) -> CaseResult:
+    iterations = settings.pick(40, 10)
+    result = CaseResult(
+        "patch",
+        f"Patch mode's cost: a {EDIT_LINES:,}-line module reloaded with patch mode off and on",
+        f"Two copies of one module of about {EDIT_LINES:,} lines (made as case 3's is: 31 "
+        "blocks of a constant, a function and a class with two methods; and a function "
+        "`probe()` and a class `Probe` whose bodies return the revision), both imported "
+        "under one hook in one fresh interpreter. Before every reload the copy's file is "
+        "rewritten with a new revision in the bodies of `probe()` and `Probe.probe()` and "
+        "given an mtime of its own; one copy is then reloaded with `hook.patch = False`, "
+        "the other with `hook.patch = True`, the order switching every iteration; "
+        f"3 warm-up iterations, then {iterations} timed ones, each reload timed alone in CPU "
+        "time. After each reload the worker checks that the module runs the new code, that "
+        "the patch-mode reload's `ReloadEvent.patched` is not empty (and records its "
+        "length), and whether a function and an instance taken at import run the new code. "
+        "The patch step's cost is the difference of the medians; its ratio is that "
+        "difference over the median reload without patch mode (the core reload: compiling, "
+        "executing, swapping). No target: for the record.",
+    )
+    out, _ = _edit_run([HOOKRELOAD_PLAIN, HOOKRELOAD_PATCH], _gen.ONE_FUNCTION, 3, iterations)
+    samples: dict[str, list[float]] = out["samples"]
+    core, patched = samples[HOOKRELOAD_PLAIN], samples[HOOKRELOAD_PATCH]
+    if out["follows"][HOOKRELOAD_PATCH] != [len(patched)] * 3:
+        raise BenchError(f"patch mode: references did not follow every reload: {out['follows']}")
+    step = median(patched) - median(core)
+    per_iteration = [p - c for p, c in zip(patched, core, strict=True)]
+    result.measurements += [
+        Measurement(f"patch step of a {EDIT_LINES:,}-line module's reload", step * 1e3, "ms"),
+        Measurement(
+            f"patch step / core reload of a {EDIT_LINES:,}-line module", step / median(core), "x"
+        ),
+    ]
+    counts = sorted(set(out["patched"]))
+    result.tables.append(
+        Table(
+            ["", "median", "min", "max", "objects patched per reload", "references followed"],
+            [
+                [
+                    label,
+                    ms(median(s)),
+                    ms(min(s)),
+                    ms(max(s)),
+                    "/".join(map(str, counts)) if label == HOOKRELOAD_PATCH else "",
+                    "{} / {} / {} of {}".format(*out["follows"][label], len(s)),
+                ]
+                for label, s in samples.items()
+            ],
+            f"{len(core)} reloads each, after an edit. Patch step per iteration (patch mode "
+            f"minus the reload without it, same iteration): median {ms(median(per_iteration))}, "
+            f"{spread([d * 1e3 for d in per_iteration], 2)} ms. References followed: how many "
+            "times a function taken at import and an instance made then ran the new code after "
+            "the reload, and `isinstance(that instance, module.Probe)` held.",
+        )
+    )
+    return result
+
+
+# -- applying an edit: hookreload against other reloaders ---------------------------
+
+EDIT_TOOLS = [
+    HOOKRELOAD_PLAIN,
+    HOOKRELOAD_PATCH,
+    EDIT_IMPORTLIB,
+    EDIT_AUTORELOAD,
+    EDIT_JURIGGED,
+]
+EDIT_KINDS = (_gen.ONE_FUNCTION, _gen.WHOLE_MODULE)
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _seen(views: list[str]) -> str:
+    """What the observations of one tool found, counted: ``one version (15)``."""
+    if not views:
+        return "not run"
+    return ", ".join(f"{view} ({views.count(view)})" for view in sorted(set(views)))
+
+
+def compare(settings: Settings) -> CaseResult:
+    iterations = settings.pick(15, 4)
+    result = CaseResult(
+        "compare",
+        f"Applying an edit of a {EDIT_LINES:,}-line module: hookreload against importlib.reload, "
+        "IPython autoreload and jurigged",
+        f"The module of the `patch` case (about {EDIT_LINES:,} lines: 31 blocks of a constant, a function "
+        "and a class with two methods, and `probe()` and `Probe.probe()` returning the "
+        f"revision) is written once per tool, {len(EDIT_TOOLS)} identical copies, and all are "
+        "imported in one fresh interpreter: two under one hookreload hook (reloaded with "
+        "`hookreload.reload`, patch mode off for one and on for the other), one plainly "
+        "(reloaded with `importlib.reload`), one checked by IPython's "
+        "`IPython.extensions.autoreload.ModuleReloader` with `%autoreload 2`'s settings "
+        "(`check()`, as IPython runs it before every cell: it looks at the mtime of every "
+        "loaded module, the other tools' copies marked skipped, and reloads the changed "
+        "ones), and one registered with jurigged (`registry.prepare`, then "
+        "`CodeFile.refresh()`, what its watcher calls when the file changes). Two kinds of "
+        "edit: **one function** rewrites the bodies of `probe()` and `Probe.probe()` only "
+        "(the everyday edit, which jurigged and IPython's deduplicating reloader apply "
+        "alone); **whole module** also changes every function body, a constant and a "
+        "module-level call (which makes autoreload fall back to `superreload`: the whole "
+        "module re-executed, then every old function and class updated and the instances "
+        "of each class looked for with `gc.get_referrers`). Each "
+        "round rewrites every tool's copy with a new revision and an mtime of its own and "
+        "lets each tool apply it, timed alone in CPU time (less the observer's, below), the "
+        "order rotated every round; "
+        f"2 warm-up rounds, then {iterations} timed ones, one fresh interpreter per kind of "
+        "edit. Each round also times an autoreload `check()` with nothing edited: the cost "
+        "`%autoreload 2` adds to every cell. After every edit the module must run the new "
+        "code; a function and an instance taken at import tell whether references taken "
+        "before follow. After the timed rounds, each tool gets a broken edit (the new "
+        "source raises after defining everything) and then a good one. No target: for the "
+        "record. The times are the tool's own work on an edit it is handed: the time for a "
+        "watcher to notice an edit is in the `watch` case (hookreload) and, for a "
+        "restart-based reloader, the `service` case measures the whole edit-to-live of a service.",
+    )
+    try:
+        run_python(PYTHON, ["-c", "import jurigged, IPython"], TIMEOUT)
+    except BenchError as exc:
+        raise BenchError(
+            f"the bench extra is not installed: pip install -e '.[bench]' (make bench does)\n{exc}"
+        ) from exc
+    runs = {kind: _edit_run(EDIT_TOOLS, kind, 2, iterations)[0] for kind in EDIT_KINDS}
+    rows = []
+    for tool in [*EDIT_TOOLS, AUTORELOAD_IDLE]:
+        cells = [tool]
+        for kind, out in runs.items():
+            samples = out["samples"][tool]
+            base = out["samples"][HOOKRELOAD_PLAIN]
+            cells += [
+                ms(median(samples)),
+                f"{spread([t * 1e3 for t in samples], 1)} ms",
+                f"{ratio_of_medians(samples, base):.2f}x",
+            ]
+            if tool not in (HOOKRELOAD_PLAIN, AUTORELOAD_IDLE):
+                result.measurements.append(
+                    Measurement(
+                        f"apply an edit ({kind}) of a {EDIT_LINES:,}-line module, "
+                        f"{tool} / hookreload",
+                        ratio_of_medians(samples, base),
+                        "x",
+                    )
+                )
+        rows.append(cells)
+    headers = ["tool"]
+    for kind in EDIT_KINDS:
+        headers += [f"{kind}: median", "min-max", "/ hookreload"]
+    result.tables.append(
+        Table(
+            headers,
+            rows,
+            f"CPU time per edit applied; {iterations} edits of each kind per tool. Python "
+            f"{runs[EDIT_KINDS[0]]['python']}; {runs[EDIT_KINDS[0]]['modules_loaded']} modules "
+            "loaded in the interpreter (what `%autoreload 2` looks at on every check). "
+            "IPython's deduplicating reloader (which updates the changed functions alone) "
+            "applied "
+            + " and ".join(
+                f"{out['deduped']} of the {iterations + 4} {kind} edits autoreload was given"
+                for kind, out in runs.items()
+            )
+            + " (warm-up and broken ones included); `superreload` (`importlib.reload`, then "
+            "the old objects updated) applied the rest. jurigged and `superreload` look for "
+            "what refers to old objects with `gc.get_referrers`, which scans every object the "
+            "program holds: their times grow with the program and vary from edit to edit.",
+        )
+    )
+    features = []
+    for tool in EDIT_TOOLS:
+        follows = [runs[kind]["follows"][tool] for kind in EDIT_KINDS]
+        edits = iterations * len(EDIT_KINDS)
+        broken = [runs[kind]["broken"][tool] for kind in EDIT_KINDS]
+        features.append(
+            [
+                tool,
+                f"{sum(f[0] for f in follows)} of {edits}",
+                f"{sum(f[1] for f in follows)} of {edits}",
+                f"{sum(f[2] for f in follows)} of {edits}",
+                _seen(runs[_gen.WHOLE_MODULE]["seen"][tool]),
+                _yes_no(all(b["error"] for b in broken)),
+                _yes_no(all(b["kept"] for b in broken)),
+                _yes_no(all(b["fixed"] for b in broken)),
+            ]
+        )
+    result.tables.append(
+        Table(
+            [
+                "tool",
+                "a function taken before runs the new code",
+                "an instance made before runs the new method",
+                "`isinstance(instance made before, module.Probe)`",
+                "halfway through a whole-module edit, the program sees",
+                "broken edit: error reported",
+                "broken edit: old code kept",
+                "next good edit applied",
+            ],
+            features,
+            "What the same run checked. Halfway through: a call in the middle of the new "
+            "source starts a thread and waits for it; that thread reads, from the module "
+            "object the program imported, a function defined before that point and one "
+            "defined after, as any other thread of the program could; 'one version' means "
+            "both belong to the same revision (the old one: nothing is visible yet), 'a mix' "
+            "that the first half of the new code is already visible, 'names missing' that the "
+            "second half's names are gone, 'not run' that the tool did not execute that line "
+            "(it applied the changed definitions alone). A broken edit raises once "
+            "everything is defined: 'old code kept' means that, after it, the module and the "
+            "references taken before run exactly what they ran before the broken edit.",
+        )
+    )
+    return result
+
+
+# -- holds ----------------------------------------------------------------------
+
+HOLD_LIMIT_US = 1.0
+HOLD_UNROLL = 100
+# Written to a file and run in a fresh interpreter with '{"seconds": .., "repeats": ..}'.
+HOLD_CODE = """
+import asyncio, contextvars, json, sys, threading, time, timeit
+import hookreload
+
+args = json.loads(sys.argv[1])
+hold = hookreload.hold
+lock = threading.Lock()
+var = contextvars.ContextVar("v", default=0)
+
+
+class Empty:
+    __slots__ = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        pass
+
+
+empty = Empty()
+
+
+SYNC = {
+    "hold": "with hold(): pass",
+    "nested hold (inside an open one)": "with hold(): pass",
+    "empty class context manager": "with empty: pass",
+    "threading.Lock": "with lock: pass",
+    "ContextVar set + reset": "var.reset(var.set(1))",
+}
+ASYNC = {"async hold": hold(), "empty async context manager": empty}
+N = {UNROLL}
+
+
+def sync_loop(stmt):
+    code = "def f(loops):\\n for _ in range(loops):\\n" + ("  " + stmt + "\\n") * N
+    space = dict(globals())
+    exec(code, space)
+    return space["f"]
+
+
+async def async_body(cm, loops):
+    for _ in range(loops * N):
+        async with cm:
+            pass
+
+
+loop = asyncio.new_event_loop()
+
+
+def async_loop(cm):
+    def f(loops):
+        loop.run_until_complete(async_body(cm, loops))
+    return f
+
+
+def per_op(f):
+    loops = 1
+    while True:
+        start = time.process_time()
+        f(loops)
+        took = time.process_time() - start
+        if took >= args["seconds"]:
+            return took / (loops * N)
+        loops *= 2
+
+
+funcs = {name: sync_loop(stmt) for name, stmt in SYNC.items()}
+funcs.update({name: async_loop(cm) for name, cm in ASYNC.items()})
+samples = {name: [] for name in funcs}
+names = list(funcs)
+nested = "nested hold (inside an open one)"
+for i in range(args["repeats"]):
+    for name in names[i % len(names):] + names[: i % len(names)]:
+        if name == nested:
+            with hold():
+                samples[name].append(per_op(funcs[name]))
+        else:
+            samples[name].append(per_op(funcs[name]))
+print(json.dumps({"python": sys.version.split()[0], "samples": samples}))
+""".replace("{UNROLL}", str(HOLD_UNROLL))
+
+
+def holds(settings: Settings) -> CaseResult:
+    pythons = [PYTHON]
+    if settings.other_pythons:
+        pythons += [path for _, path in other_pythons()]
+    repeats = settings.pick(11, 5)
+    result = CaseResult(
+        "hold",
+        "Holds: entering and leaving `hookreload.hold()` with no reload pending",
+        "A fresh interpreter times each statement unrolled "
+        f"{HOLD_UNROLL} times per loop in CPU time (`process_time`), the loop count doubled "
+        f"until one timing takes 10 ms; {repeats} repeats, every subject once per repeat in "
+        "an order rotated every repeat, and the figures are medians. `with hookreload.hold(): "
+        "pass` includes the call of `hold()`; the nested row runs inside an open hold. The "
+        "async rows run `async with` in a loop of one coroutine that never yields, run by an "
+        "asyncio event loop: they time the context manager, not the loop. The other rows are "
+        "references: an empty class with `__enter__`/`__exit__` (the floor of any `with`), a "
+        "`threading.Lock` and a `ContextVar` set and reset. The target is the hold's absolute "
+        "time over 1 µs, the issue's budget (an absolute figure: a busy machine inflates it; "
+        "the ratio to the empty context manager, measured alongside, does not move as much). "
+        "Every supported CPython found on the machine gets the same run.",
+    )
+    table = Table(
+        ["Python", "", "median ns", "min ns", "max ns"],
+        [],
+        "ns per enter and leave (CPU time), no reload pending.",
+    )
+    with _scratch() as tmp:
+        script = Path(tmp) / "hold_bench.py"
+        script.write_text(HOLD_CODE)
+        args = json.dumps({"seconds": 0.01, "repeats": repeats})
+        for python in pythons:
+            try:
+                proc = run_python(python, [str(script), args], TIMEOUT)
+            except BenchError as exc:
+                if python == PYTHON:
+                    raise
+                result.notes.append(f"`{python}` was not measured: {exc}")
+                continue
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            version, samples = out["python"], out["samples"]
+            result.measurements.append(
+                Measurement(
+                    f"enter and leave `hookreload.hold()` (Python {version}), "
+                    "in units of the 1 µs budget",
+                    median(samples["hold"]) / (HOLD_LIMIT_US * 1e-6),
+                    "x",
+                    1.0,
+                )
+            )
+            for subject, floor in (
+                ("hold", "empty class context manager"),
+                ("async hold", "empty async context manager"),
+            ):
+                result.measurements.append(
+                    Measurement(
+                        f"`{subject}` / {floor} (Python {version})",
+                        ratio_of_medians(samples[subject], samples[floor]),
+                        "x",
+                    )
+                )
+            table.rows += [
+                [
+                    version,
+                    name,
+                    f"{median(s) * 1e9:.0f}",
+                    f"{min(s) * 1e9:.0f}",
+                    f"{max(s) * 1e9:.0f}",
+                ]
+                for name, s in samples.items()
+            ]
+    result.tables.append(table)
+    return result
+
+
+# -- atomic batches (issue 7) -----------------------------------------------------
+
+BATCH_PACKAGE = "hrbench_batch"
+BATCH_MODULES = 20
+BATCH_FUNCTIONS = 30  # per module: compiling is most of a reload
+BATCH_LIMIT = 3.0
+
+BATCH_CODE = """
+import json, os, sys, time
+args = json.loads(sys.argv[1])
+sys.path.insert(0, args["root"])
+import hookreload
+
+package, count, functions = args["package"], args["modules"], args["functions"]
+
+
+def source(i, revision):
+    lines = [f"REVISION = {revision}"]
+    lines.append(f"from .m{i - 1:02d} import VALUE as PREVIOUS" if i else "PREVIOUS = 0")
+    lines.append("VALUE = PREVIOUS + 1")
+    for k in range(functions):
+        lines.append(f"def f{k}(x, y={k}):\\n    total = x + y + VALUE\\n    return total * {k}")
+    lines.append("class Thing:\\n    def __init__(self):\\n        self.value = VALUE")
+    return "\\n".join(lines) + "\\n"
+
+
+def write(revision):
+    for i in range(count):
+        path = os.path.join(args["root"], package, f"m{i:02d}.py")
+        with open(path, "w") as f:
+            f.write(source(i, revision))
+
+
+os.makedirs(os.path.join(args["root"], package), exist_ok=True)
+open(os.path.join(args["root"], package, "__init__.py"), "w").close()
+write(0)
+hookreload.install(include=[package])
+import importlib
+modules = [importlib.import_module(f"{package}.m{i:02d}") for i in range(count)]
+
+
+def one_by_one():
+    for module in modules:
+        hookreload.reload(module)
+
+
+def batch():
+    hookreload.reload(*modules)
+
+
+sides = {"one by one": one_by_one, "one batch": batch}
+samples = {name: [] for name in sides}
+revision = 0
+for i in range(args["warmup"] + args["rounds"]):
+    order = list(sides) if i % 2 == 0 else list(sides)[::-1]
+    for name in order:
+        revision += 1
+        write(revision)
+        start = time.process_time()
+        sides[name]()
+        took = time.process_time() - start
+        assert modules[-1].REVISION == revision and modules[-1].VALUE == count
+        if i >= args["warmup"]:
+            samples[name].append(took)
+print(json.dumps({"python": sys.version.split()[0], "samples": samples}))
+"""
+
+
+def batch_reload(settings: Settings) -> CaseResult:
+    rounds = settings.pick(30, 8)
+    result = CaseResult(
+        "batch",
+        f"An atomic batch of {BATCH_MODULES} modules against reloading them one by one",
+        f"A fresh interpreter imports {BATCH_MODULES} modules under the hook, a chain in "
+        f"which each takes a name from the one before (`from .m04 import VALUE`), each with "
+        f"{BATCH_FUNCTIONS} functions and a class. Every round rewrites all {BATCH_MODULES} "
+        "files with a new `REVISION` (so both sides compile everything), then reloads them "
+        "either one by one (`hookreload.reload(m)` for each, in dependency order: 20 "
+        "transactions) or as one batch (`hookreload.reload(*modules)`: built in dependency "
+        "order, each against the new versions before it, then swapped at once). The two "
+        f"sides alternate, the order switching every round; 2 warm-up rounds, then {rounds} "
+        "timed ones in CPU time (`process_time`), checking that the last module's new "
+        f"`REVISION` is live. The target is the ratio of the medians, under {BATCH_LIMIT:g}x "
+        "(issue 7).",
+    )
+    args = {
+        "package": BATCH_PACKAGE,
+        "modules": BATCH_MODULES,
+        "functions": BATCH_FUNCTIONS,
+        "warmup": 2,
+        "rounds": rounds,
+    }
+    with _scratch() as tmp:
+        script = Path(tmp) / "batch_bench.py"
+        script.write_text(BATCH_CODE)
+        args["root"] = tmp
+        proc = run_python(PYTHON, [str(script), json.dumps(args)], TIMEOUT)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    samples: dict[str, list[float]] = out["samples"]
+    result.measurements.append(
+        Measurement(
+            f"reload {BATCH_MODULES} modules as one atomic batch / one by one "
+            f"(Python {out['python']})",
+            ratio_of_medians(samples["one batch"], samples["one by one"]),
+            "x",
+            BATCH_LIMIT,
+        )
+    )
+    result.tables.append(
+        Table(
+            ["", "median", "min", "max"],
+            [[name, ms(median(s)), ms(min(s)), ms(max(s))] for name, s in samples.items()],
+            f"CPU time to reload all {BATCH_MODULES} modules, {len(samples['one batch'])} rounds.",
+        )
+    )
+    return result
+
+
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
@@ -953,5 +1488,9 @@ CASES: dict[str, Case] = {
         Case("startup", "import hookreload time", startup),
         Case("watch", "the watcher's edit-to-live latency and idle CPU", watcher),
         Case("service", "a service edited under load, against uvicorn --reload", service),
+        Case("hold", "entering and leaving hookreload.hold()", holds),
+        Case("batch", "an atomic batch of 20 modules against one by one", batch_reload),
+        Case("patch", "patch mode's cost on a 1,000-line module", patch_cost),
+        Case("compare", "applying an edit: against importlib, autoreload, jurigged", compare),
     )
 }

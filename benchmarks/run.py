@@ -8,7 +8,7 @@ Every timing target is a ratio of two things measured side by side in the same
 run (interleaved, medians of repeats), so the figures hold on a noisy machine
 where absolute times do not; the watcher's targets, set in milliseconds and in
 percent of a core, are the exception. ``make bench`` runs the full suite and writes
-``docs/benchmarks.md``.
+``docs/benchmarks.md`` and its chart, ``docs/img/benchmarks.png``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from _chart import write_chart
 from _common import (
     ROOT,
     BenchError,
@@ -177,6 +178,7 @@ def markdown_report(
     started: datetime.datetime,
     seconds: float,
     pinned: str,
+    chart: str | None = None,
 ) -> str:
     machine = describe_machine()
     header = Table(
@@ -226,6 +228,16 @@ def markdown_report(
         "",
         _markdown_table(_summary(results)),
     ]
+    if chart is not None:
+        parts += [
+            "",
+            f"![Every figure of this run against its target]({chart})",
+            "",
+            "The same figures drawn (log scales): each ratio target as a bar with its target "
+            "as a tick, the other targets as the figure over its limit (1 is the target), and "
+            "the ratios kept for the record. Green: target met; red: missed; grey: no target. "
+            "A target of zero failed requests has no bar: see the table.",
+        ]
     for number, result in enumerate(results, 1):
         parts += ["", f"## {number}. {result.title}", ""]
         parts += [f"`--only {result.name}`, {result.seconds:.1f} s.", ""]
@@ -257,7 +269,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{seconds:.0f} s in all.")
     if args.write:
         path = Path(args.write)
-        path.write_text(markdown_report(results, _command(raw), started, seconds, pinned), "utf-8")
+        # The chart beside the page, in img/, where the page links to it.
+        chart = path.parent / "img" / f"{path.stem}.png"
+        drawn = write_chart(results, chart)
+        if drawn:
+            print(f"wrote {chart}")
+        else:
+            print("no chart: matplotlib is not installed (pip install -e '.[bench]')")
+        link = f"img/{chart.name}" if drawn else None
+        report = markdown_report(results, _command(raw), started, seconds, pinned, link)
+        path.write_text(report, "utf-8")
         print(f"wrote {path}")
     failed = any(result.failed for result in results)
     return 1 if failed and args.strict else 0
