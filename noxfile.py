@@ -36,5 +36,5 @@ def _interpreter(version: str) -> str:
 
 @nox.session(python=[_interpreter(v) for v in VERSIONS])
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,service]")
     session.run("python", "-m", "pytest", *session.posargs)
