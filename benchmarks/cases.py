@@ -165,7 +165,7 @@ TREE_LIMIT = 1.15
 
 def import_tree(settings: Settings) -> CaseResult:
     count = TREE_PACKAGES * TREE_PER_PACKAGE
-    rounds = settings.pick(16, 3)
+    rounds = settings.pick(40, 3)
     result = CaseResult(
         "import",
         f"Importing a tree of {count} modules",

@@ -365,7 +365,7 @@ def test_a_module_imported_through_a_link_reloads_from_its_target(
 def test_real_file_resolves_the_folder_once(tmp_path: object) -> None:
     import os
 
-    from hookreload._loader import _real_file
+    from hookreload._importlib_bootstrap import _real_file
 
     assert _real_file("/top.py") == "/top.py"
     assert _real_file("bare.py") == os.path.realpath("bare.py")
