@@ -84,10 +84,13 @@ class Stage:
         self.log_seen = len(output)
 
     def save(self, message: str, broken: bool = False) -> float:
-        """Save handlers.py with ``message`` (and a syntax error): the moment it was saved."""
+        """Save handlers.py with ``message`` (and a syntax error): the moment it was saved.
+
+        On the clock of ``Answer`` (``perf_counter``), which it is compared with.
+        """
         text = with_message(self.original, message) + (SYNTAX_ERROR if broken else "")
         self.handlers.write_text(text, encoding="utf-8")
-        return time.monotonic()
+        return time.perf_counter()
 
     def wait_for_reports(self, text: str, count: int = 1) -> None:
         """Until the service printed ``text`` ``count`` times since the last output shown."""
