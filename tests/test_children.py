@@ -10,13 +10,17 @@ the end, whatever happened; children also end when their parent's pipe closes.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import importlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,7 @@ import pytest
 import hookreload
 from hookreload import _children, _hook, _watch
 from tests.conftest import Project
+from tests.test_watch import wait_until, watcher_threads
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX start methods and signals")
 
@@ -325,6 +330,31 @@ def test_a_child_program_installing_its_own_options_replaces_the_inherited_hook(
     assert out == "('work',) ('mine',) True False\n"
 
 
+def test_a_child_starts_its_watcher_with_its_first_proxied_module(tmp_path: Path) -> None:
+    (tmp_path / "work.py").write_text("def value():\n    return 1\n")
+    code = (
+        "import sys, threading, hookreload; "
+        "names = lambda: sorted(t.name for t in threading.enumerate()); "
+        "print(hookreload._hook.active() is not None, names(), 'watchfiles' in sys.modules); "
+        "import work; "
+        "print(hookreload.is_proxy(work), names())"
+    )
+    (tmp_path / "probe.py").write_text(
+        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {code!r}], check=True)\n"
+    )
+    status, out, err = _run(
+        [sys.executable, "-m", "hookreload", "--include", "work", str(tmp_path / "probe.py")],
+        tmp_path,
+        _environ(),
+    )
+    assert status == 0, err
+    # Hooked, but nothing proxied yet: no thread, and watchfiles not imported.
+    assert out.splitlines() == [
+        "True ['MainThread'] False",
+        f"True ['MainThread', '{_watch.THREAD_NAME}']",
+    ], err
+
+
 def test_a_bad_configuration_is_reported_and_the_child_runs(tmp_path: Path) -> None:
     env = _environ(**{_children.CONFIG_ENV: "{not json", "PYTHONPATH": _children.BOOT_DIR})
     code = "import hookreload; print('ran', hookreload._hook.active())"
@@ -477,3 +507,141 @@ def test_the_command_s_check_and_time_outs_reach_the_children(tmp_path: Path) ->
     )
     assert status == 0, err
     assert out == "--check 'true' 5.0 True False ('x',)\n"
+
+
+# -- in this process: the child's watcher, deferred to its first proxied import --
+
+
+@pytest.fixture
+def deferred(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[hookreload.Hook]:
+    """The hook a child process installs at start-up (``boot()``), for ``project``."""
+    monkeypatch.setattr(_children, "booting", True)
+    hook = hookreload.install(include=[project.package], watch=True)
+    monkeypatch.setattr(_children, "booting", False)
+    assert hook.watcher is None
+    assert _watch.current() is None
+    try:
+        yield hook
+    finally:
+        hook.uninstall()
+
+
+def test_the_first_proxied_import_starts_the_watcher_and_uninstall_stops_it(
+    project: Project, deferred: hookreload.Hook
+) -> None:
+    project.write("mod.py", "def f():\n    return 1\n")
+    mod = project.load("mod")
+    watcher = deferred.watcher
+    assert watcher is not None
+    assert watcher is _watch.current()
+    assert watcher.running
+    project.write("mod.py", "def f():\n    return 2\n")
+    wait_until(lambda: mod.f() == 2, what="mod v2")
+    deferred.uninstall()
+    assert not watcher.running
+    assert watcher_threads() == []
+
+
+def test_a_module_imported_before_the_watcher_starts_is_watched(
+    project: Project, deferred: hookreload.Hook
+) -> None:
+    project.write("early.py", "def f():\n    return 1\n")
+    project.write("late.py", "")
+    # Another thread holds the lock (installing, say): the import does not
+    # wait for it (it would hold early's import lock meanwhile), and the
+    # watcher waits for the next import.
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _hook._lock:
+            held.set()
+            done.wait(TIMEOUT)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(TIMEOUT)
+        early = project.load("early")
+        assert deferred.watcher is None
+    finally:
+        done.set()
+        holder.join(TIMEOUT)
+    project.write("early.py", "def f():\n    return 2\n")  # edited while nothing watched
+    project.load("late")
+    assert deferred.watcher is not None
+    wait_until(lambda: early.f() == 2, what="early v2")
+
+
+def test_imports_finishing_together_start_one_watcher(
+    project: Project, deferred: hookreload.Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"m{i}" for i in range(4)]
+    barrier = threading.Barrier(len(names))
+    monkeypatch.setattr(builtins, "_hookreload_test_barrier", barrier, raising=False)
+    for name in names:
+        # The modules' last line: all finish executing at once.
+        project.write(f"{name}.py", "import builtins\nbuiltins._hookreload_test_barrier.wait(10)\n")
+    threads = [
+        threading.Thread(target=importlib.import_module, args=(project.name(n),)) for n in names
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert all(hookreload.is_proxy(sys.modules[project.name(n)]) for n in names)
+    assert deferred.watcher is _watch.current()
+    assert watcher_threads() == [deferred.watcher.thread]
+
+
+def test_the_program_asking_for_the_same_hook_gets_its_watcher_at_once(
+    project: Project, deferred: hookreload.Hook
+) -> None:
+    assert hookreload.install(include=[project.package], watch=True) is deferred
+    assert deferred.watcher is not None
+    assert deferred.watcher.running
+
+
+def test_a_fork_of_a_child_that_imported_nothing_defers_its_watcher_too(
+    project: Project, deferred: hookreload.Hook
+) -> None:
+    _children._after_fork_in_child()  # as os.fork() calls it in the child
+    assert deferred.watcher is None
+    assert _watch.current() is None
+    project.write("mod.py", "")
+    project.load("mod")
+    assert deferred.watcher is not None
+    assert deferred.watcher.running
+
+
+def test_a_fork_while_another_thread_starts_the_watcher_defers_the_child_s(
+    project: Project, deferred: hookreload.Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a fork copies mid-start: the start taken, the lock held, no watcher yet.
+    monkeypatch.setattr(deferred, "_deferred", None)
+    monkeypatch.setattr(_watch, "_current", _watch.Watcher(_watch.Settings()))
+    monkeypatch.setattr(_hook, "_lock", threading.Lock())
+    _hook._lock.acquire()
+    _children._after_fork_in_child()
+    assert not _hook._lock.locked()
+    assert _watch.current() is None
+    project.write("mod.py", "")
+    project.load("mod")
+    assert deferred.watcher is _watch.current()
+    assert deferred.watcher is not None
+    assert deferred.watcher.running
+
+
+def test_a_watcher_that_cannot_start_leaves_the_import_alone(
+    project: Project,
+    deferred: hookreload.Hook,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def fail(settings: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(_watch, "start", fail)
+    project.write("mod.py", "X = 1\n")
+    assert project.load("mod").X == 1
+    assert deferred.watcher is None
+    assert "could not start the watcher" in caplog.text

@@ -266,3 +266,12 @@ def test_source_gone_right_after_import(project: Project, hook: hookreload.Hook)
         hookreload.reload(mod)
     [version] = hookreload.versions(mod)
     assert version.source_hash == "changed-since-import"
+
+
+def test_the_watchers_own_library_is_never_proxied() -> None:
+    # With include=None (the command's default) watchfiles is imported after
+    # install(), by the watcher: it must stay a plain module.
+    from hookreload._policy import Policy
+
+    reason = Policy(None, None).reason_by_name("watchfiles.main")
+    assert reason is not None and "deny-list" in reason and "watcher" in reason

@@ -11,7 +11,11 @@ that ``sitecustomize`` at start-up (``site`` does, before the program runs);
 it takes its directory off ``sys.path`` again, runs the ``sitecustomize`` it
 shadows, if any, and calls :func:`boot`, which installs a watching hook with
 the parent's options. Grandchildren inherit the environment, so they get it
-too.
+too. The child's watcher starts when its first proxied module finishes
+importing (``_hook.start_deferred_watcher()``), not at start-up: most Python
+children (multiprocessing's resource tracker and forkserver, ``python -c``
+helpers, pip) import none, and importing watchfiles and starting a thread
+was most of what the hook cost them at start-up.
 
 Why not a ``.pth`` file in site-packages, as coverage.py ships (its
 ``COVERAGE_PROCESS_START`` / ``process_startup()``)? A ``.pth`` file runs in
@@ -27,12 +31,14 @@ way has the same limits with its own variable).
 
 A fork (``os.fork``, multiprocessing's fork start method, and each child the
 forkserver forks) copies the hook but not the watcher's thread:
-:func:`follow_forks` gives each forked child a watcher of its own.
+:func:`follow_forks` gives each forked child a watcher of its own (at once
+when the parent's runs, else at the child's first proxied import).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
 from . import _log
 
@@ -62,6 +68,9 @@ _enabled_by: Hook | None = None
 # The hook boot() installed: an install() of the program's own replaces it.
 _inherited: Hook | None = None
 _following_forks = False
+# True while boot() installs the inherited hook: install() then defers its
+# watcher to the first proxied import.
+booting = False
 
 
 def requested(default: bool = False) -> bool:
@@ -146,7 +155,7 @@ def enable(hook: Hook, report: int | None = None) -> None:
 
 def boot() -> None:
     """In a child process, at start-up: install the hook its parent passed down. Never raises."""
-    global _inherited
+    global _inherited, booting
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         return
@@ -167,13 +176,17 @@ def boot() -> None:
 
             command, timeout = config["check"]
             options["validate"] = CheckCommand(command, timeout)
-        _inherited = install(
-            config.get("include"),
-            config.get("exclude"),
-            watch=True,
-            poll=config.get("poll"),
-            **options,
-        )
+        booting = True
+        try:
+            _inherited = install(
+                config.get("include"),
+                config.get("exclude"),
+                watch=True,
+                poll=config.get("poll"),
+                **options,
+            )
+        finally:
+            booting = False
     except Exception as exc:
         # A child must run even when its parent's hook cannot follow it. A
         # warning, not a log record: at start-up nothing configured logging yet.
@@ -212,7 +225,18 @@ def _after_fork_in_child() -> None:
     from . import _hook
 
     hook = _hook.active()
-    if hook is None or hook.watcher is None:
+    if hook is None or hook._settings is None:
+        return
+    if hook.watcher is None:
+        if hook._deferred is None:
+            # Another thread of the parent was starting the watcher (or its
+            # start failed): what it held is the parent's; this child's
+            # watcher starts with its first proxied import, as deferred ones do.
+            from . import _watch
+
+            _watch.forget_after_fork()
+            _hook._lock = threading.Lock()
+            hook._deferred = hook._settings
         return
     try:
         from ._watch import restart_after_fork

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._validate import Validator
-    from ._watch import ReloadIn, Watcher
+    from ._watch import ReloadIn, Settings, Watcher
 
 
 class Hook:
@@ -61,6 +61,11 @@ class Hook:
         self.finder = HookFinder(policy, keep, watched=watch)
         # The running watcher, with watch=True.
         self.watcher: Watcher | None = None
+        # With watch=True: how the watcher runs (a forked child starts its own).
+        self._settings: Settings | None = None
+        # Set while the watcher waits for the first proxied module to finish
+        # importing (a child process's hook: see start_deferred_watcher()).
+        self._deferred: Settings | None = None
 
     @property
     def include(self) -> tuple[str, ...] | None:
@@ -125,11 +130,22 @@ class Hook:
                 _active = None
                 _policy.active = None
             watcher, self.watcher = self.watcher, None
+            self._deferred = None
         if watcher is not None:
             # Outside the lock: the thread may be reloading a module that calls install().
             watcher.stop()
         _children.on_uninstall(self)
         _log.debug("hookreload uninstalled")
+
+    def _start_deferred(self) -> None:
+        """Start the watcher if it waits for a first import; ``_lock`` is held."""
+        # Taken first: the start imports watchfiles, which may come back here
+        # through the loader (it is proxied when include= is None).
+        settings, self._deferred = self._deferred, None
+        if settings is not None and _active is self:
+            from . import _watch
+
+            self.watcher = _watch.start(settings)
 
     def __enter__(self) -> Hook:
         return self
@@ -241,6 +257,9 @@ def install(
     with _lock:
         if _active is not None:
             if _active._options() == hook._options():
+                # The program asked for a watcher: it runs from now, not from
+                # the first proxied import (a child's inherited hook).
+                _active._start_deferred()
                 return _active
             raise ValueError(
                 f"hookreload is already installed with other options ({_active!r}); "
@@ -250,7 +269,11 @@ def install(
         _active = hook
         _policy.active = hook.policy
         if watch:
-            hook.watcher = _watch.start(settings)
+            hook._settings = settings
+            if _children.booting:
+                hook._deferred = settings
+            else:
+                hook.watcher = _watch.start(settings)
     _children.on_install(hook)
     _log.debug("hookreload installed: %r", hook)
     return hook
@@ -268,6 +291,37 @@ def uninstall() -> None:
 
 def active() -> Hook | None:
     return _active
+
+
+def start_deferred_watcher() -> None:
+    """A proxied module finished importing: start the active hook's watcher if it waits for that.
+
+    A child process's hook (``_children.boot()``) starts its watcher here
+    rather than at start-up, so that a child that never imports a proxied
+    module (a ``python -c`` helper, multiprocessing's resource tracker) never
+    imports watchfiles nor runs a thread. The modules imported before it
+    starts are watched too: their sources were hashed at import, and a
+    watcher's first pass takes in every proxied module and checks every file.
+
+    Never blocks: a thread that finishes an import holds that module's import
+    lock, and the start imports watchfiles. If another thread holds the lock,
+    it is starting this watcher, or installing or uninstalling the hook,
+    which starts it (install() with the same options) or wants none.
+    """
+    hook = _active
+    if hook is None or hook._deferred is None:  # the common case costs no lock
+        return
+    if not _lock.acquire(blocking=False):
+        return
+    try:
+        hook._start_deferred()
+    except Exception:
+        # The import that got here succeeded: it must not fail for the watcher.
+        _log.logger().warning(
+            "could not start the watcher: saved edits are not reloaded", exc_info=True
+        )
+    finally:
+        _lock.release()
 
 
 def patching() -> bool:

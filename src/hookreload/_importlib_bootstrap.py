@@ -76,8 +76,13 @@ def _watch_now(module: types.ModuleType) -> None:
     record = record_of(module)
     assert record is not None
     record.live.source_hash  # noqa: B018 - computed now, while the file is as imported
-    from . import _watch  # already imported: install(watch=True) started it
+    from . import _watch  # already imported by install(watch=True)
 
+    if _watch.current() is None:
+        # A child process's watcher starts with its first proxied module.
+        from ._hook import start_deferred_watcher
+
+        start_deferred_watcher()
     _watch.notice(record)  # a new folder is watched at once, not at the next refresh
 
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 DENY_LIST: dict[str, str] = {
     "hookreload": "hookreload itself: its state would be split between versions",
     "wrapt": "hookreload's own dependency: live references are wrapt objects",
+    # Imported after install() by the watcher itself: its loop would run on
+    # one version while reloads made others.
+    "watchfiles": "hookreload's file watcher: its loop runs in hookreload's own thread",
     "__main__": "the program's entry point is run, not imported",
     "__mp_main__": "multiprocessing's alias of __main__",
     "_pytest": "pytest's internals hold module objects across the session",

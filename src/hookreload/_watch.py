@@ -372,12 +372,17 @@ def current() -> Watcher | None:
 
 def restart_after_fork(parent: Watcher) -> Watcher:
     """In a forked child: a watcher like the parent's, whose thread did not survive the fork."""
+    forget_after_fork()
+    return start(parent.settings)
+
+
+def forget_after_fork() -> None:
+    """In a forked child: no current watcher (the parent's thread did not survive the fork)."""
     global _current, _current_lock
     # Another thread of the parent may have held it; the parent's watcher's
     # files and threads are left alone, as the parent still uses them.
     _current_lock = threading.Lock()
     _current = None
-    return start(parent.settings)
 
 
 def notice(record: ModuleRecord) -> None:
