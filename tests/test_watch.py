@@ -963,3 +963,28 @@ def test_watcher_starts_once() -> None:
         watcher.stop()
     assert not watcher.running
     assert "stopped" in repr(watcher)
+
+
+def test_a_second_event_for_the_same_broken_save_reports_nothing(
+    project: Project, hook: hookreload.Hook
+) -> None:
+    # An editor's save can come as two events that land in two batches (seen
+    # with two uvicorn workers): the broken content is tried, and reported, once.
+    sources = Sources(lambda: (r for r in all_records() if r.name.split(".")[0] == project.package))
+    path = project.write("a.py", "A = 1\n")
+    mod = project.load("a")
+    sources.refresh()
+    path.write_text("A = (\n")
+    first = _watch.reload_paths(sources, [str(path)])
+    assert [event.ok for event in first] == [False]
+    assert _watch.reload_paths(sources, [str(path)]) == []
+    # Saved again, the same bytes: a new save (its stat moved), tried again.
+    path.write_text("A = (\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert [event.ok for event in _watch.reload_paths(sources, [str(path)])] == [False]
+    path.write_text("A = 2\n")
+    assert [event.ok for event in _watch.reload_paths(sources, [str(path)])] == [True]
+    assert mod.A == 2
+    # The same broken content after a good one is a new save: tried, and reported, again.
+    path.write_text("A = (\n")
+    assert [event.ok for event in _watch.reload_paths(sources, [str(path)])] == [False]

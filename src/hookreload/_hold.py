@@ -163,7 +163,11 @@ class Hold:
     ) -> Awaitable[None]:
         _depth.set(_depth.get() - 1)
         me = _get_ident()
-        _release(me, _held[me] - ASYNC)
+        count = _held[me] - ASYNC  # _release(), inlined: this is the hot path
+        if count:
+            _held[me] = count
+        else:
+            del _held[me]
         if _gate:
             _closed()
         return _exited or _first(None)

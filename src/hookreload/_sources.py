@@ -34,7 +34,7 @@ def signature(path: str) -> Signature | None:
 class _Entry:
     """One watched file and the modules loaded from it (usually one)."""
 
-    __slots__ = ("directories", "gone", "path", "refs", "signature", "since")
+    __slots__ = ("directories", "failed", "gone", "path", "refs", "signature", "since")
 
     def __init__(self, path: str, real_path: str, since: int) -> None:
         self.path = path
@@ -46,6 +46,9 @@ class _Entry:
         self.since = since
         self.signature: Signature | None = _UNKNOWN
         self.gone = False
+        # The digest and stat signature of the save whose reload failed:
+        # reported once, not tried again until the file is saved again.
+        self.failed: tuple[str, Signature] | None = None
 
 
 class Sources:
@@ -237,6 +240,18 @@ class Sources:
                 return False
             entry.gone = True
             return True
+
+    def failed_with(self, path: str) -> tuple[str, Signature] | None:
+        """The digest and signature of the save of ``path`` whose reload failed last, if it did."""
+        entry = self._entries.get(path)
+        return None if entry is None else entry.failed
+
+    def note_outcome(self, path: str, save: tuple[str, Signature], ok: bool) -> None:
+        """Remember that reloading the ``save`` of ``path`` failed (or forget it)."""
+        with self._lock:
+            entry = self._entries.get(path)
+            if entry is not None:
+                entry.failed = None if ok else save
 
     def mark_present(self, path: str) -> bool:
         """Note that ``path`` exists; True when it had been reported gone."""

@@ -19,7 +19,7 @@ import time
 from . import _hook, _log
 from ._batch import reload_batch
 from ._changes import Debouncer
-from ._digest import digest
+from ._digest import Signature, digest, signature_of
 from ._events import ReloadEvent
 from ._reload import Blocked
 from ._sources import Sources
@@ -402,12 +402,17 @@ def _differs(sources: Sources, path: str) -> bool:
     return any(r.history and r.live.source_hash != source_hash for r in sources.records(path))
 
 
-def changed_records(sources: Sources, paths: Iterable[str]) -> list[ModuleRecord]:
+def changed_records(
+    sources: Sources, paths: Iterable[str], saves: dict[str, tuple[str, Signature]] | None = None
+) -> list[ModuleRecord]:
     """The modules loaded from ``paths`` whose file's content differs from their live version.
 
     A file that cannot be read counts once (its reload attempt reports why,
     in the log and to ``on_reload`` callbacks), then not again until it can
-    be read.
+    be read; so does a save whose reload failed, until the file is saved
+    again (a late second event for one save must not report its error
+    twice). ``saves`` gets the digest and stat signature read for each path
+    that counts.
     """
     changed: list[ModuleRecord] = []
     for path in paths:
@@ -417,14 +422,21 @@ def changed_records(sources: Sources, paths: Iterable[str]) -> list[ModuleRecord
         try:
             with open(path, "rb") as f:
                 data = f.read()
+                # Read first, then stat: a write in between moves the signature.
+                signature = signature_of(os.fstat(f.fileno()))
         except OSError:
             if sources.mark_gone(path):
                 changed.extend(r for r in records if r.history)
             continue
         if sources.mark_present(path):
             _log.logger().info("%s is back", path)
-        source_hash = digest(data)
-        changed.extend(r for r in records if r.history and r.live.source_hash != source_hash)
+        save = (digest(data), signature)
+        if save == sources.failed_with(path):
+            continue
+        found = [r for r in records if r.history and r.live.source_hash != save[0]]
+        if found and saves is not None:
+            saves[path] = save
+        changed += found
     return changed
 
 
@@ -451,7 +463,8 @@ def reload_paths(
             whose swap open holds deferred, and those whose batch stopped
             at another module's error.
     """
-    changed = changed_records(sources, paths)
+    saves: dict[str, tuple[str, Signature]] = {}
+    changed = changed_records(sources, paths, saves)
     if not changed:
         return []
     keys = sources.order_keys(changed)
@@ -463,7 +476,27 @@ def reload_paths(
     events = reload_batch(changed, dependents=dependents, contain=contain)
     if later is not None:
         later.note(changed, events)
+    _remember_failures(sources, changed, events, saves)
     return events
+
+
+def _remember_failures(
+    sources: Sources,
+    changed: Iterable[ModuleRecord],
+    events: Iterable[ReloadEvent],
+    saves: dict[str, tuple[str, Signature]],
+) -> None:
+    """Note which contents failed on their own (not deferred, not stopped by another module)."""
+    outcome = {
+        event.name: event.ok
+        for event in events
+        if event.ok or not (event.deferred or isinstance(event.error, Blocked))
+    }
+    for record in changed:
+        ok = outcome.get(record.name)
+        save = saves.get(record.source_path)
+        if ok is not None and save is not None:
+            sources.note_outcome(record.source_path, save, ok)
 
 
 class Later:
