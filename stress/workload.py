@@ -144,19 +144,28 @@ def _readers(mod: types.ModuleType) -> list[Reader]:
     ]
 
 
+def _read_all(readers: list[Reader], counts: Counts) -> None:
+    """Call every reader once, counting and checking what each answers."""
+    for read, by_reference, what in readers:
+        try:
+            answer = read()
+        except BaseException as exc:
+            _failed(counts, exc)
+            continue
+        _check(answer, counts, by_reference, what)
+
+
+def _failed(counts: Counts, exc: BaseException) -> None:
+    counts.calls += 1
+    counts.errors += 1
+    counts.note(f"error: {exc!r}")
+
+
 def _read_in_thread(readers: list[Reader], stop: threading.Event, out: list[Counts]) -> None:
     counts = Counts()
     out.append(counts)
     while not stop.is_set():
-        for read, by_reference, what in readers:
-            try:
-                answer = read()
-            except BaseException as exc:
-                counts.calls += 1
-                counts.errors += 1
-                counts.note(f"error: {exc!r}")
-                continue
-            _check(answer, counts, by_reference, what)
+        _read_all(readers, counts)
 
 
 def _async_readers(mod: types.ModuleType) -> list[AsyncReader]:
@@ -171,22 +180,12 @@ async def _read_in_task(
     readers: list[Reader], areaders: list[AsyncReader], stop: threading.Event, counts: Counts
 ) -> None:
     while not stop.is_set():
-        for read, by_reference, what in readers:
-            try:
-                answer = read()
-            except BaseException as exc:
-                counts.calls += 1
-                counts.errors += 1
-                counts.note(f"error: {exc!r}")
-                continue
-            _check(answer, counts, by_reference, what)
+        _read_all(readers, counts)
         for aread, by_reference, what in areaders:
             try:
                 answer = await aread()
             except Exception as exc:
-                counts.calls += 1
-                counts.errors += 1
-                counts.note(f"error: {exc!r}")
+                _failed(counts, exc)
                 continue
             _check(answer, counts, by_reference, what)
 

@@ -88,3 +88,14 @@ def project(tmp_path: Path) -> Project:
 def hook(project: Project) -> Iterator[hookreload.Hook]:
     with hookreload.install(include=[project.package]) as installed:
         yield installed
+
+
+@pytest.fixture
+def events() -> Iterator[list[hookreload.ReloadEvent]]:
+    """Every reload event sent while the test runs, in order."""
+    seen: list[hookreload.ReloadEvent] = []
+    stop = hookreload.on_reload(seen.append)
+    try:
+        yield seen
+    finally:
+        stop()

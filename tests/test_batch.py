@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -14,16 +14,6 @@ from hookreload import _watch
 from tests.conftest import Project
 
 TIMEOUT = 10.0  # seconds, per wait; a healthy test takes far less
-
-
-@pytest.fixture
-def events() -> Iterator[list[hookreload.ReloadEvent]]:
-    seen: list[hookreload.ReloadEvent] = []
-    stop = hookreload.on_reload(seen.append)
-    try:
-        yield seen
-    finally:
-        stop()
 
 
 def _shop(project: Project) -> tuple[object, object, object]:

@@ -18,23 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import inspect
 import json
 import socket
 import socketserver
-import sys
 import threading
 import time
 import types
 import wsgiref.simple_server
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from importlib.util import find_spec
 from typing import Any
 
 import pytest
 
 import hookreload
+from stress.workload import fast_switching
 from tests.conftest import Project
 from tests.test_hold import TIMEOUT, Worker, until
 
@@ -54,29 +52,6 @@ GENERATION = {generation}
 def version():
     return ({module!r}, GENERATION)
 """
-
-
-def batch_reload_supported() -> bool:
-    parameters = inspect.signature(hookreload.reload).parameters.values()
-    return any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
-
-
-needs_batches = pytest.mark.skipif(
-    not batch_reload_supported(),
-    reason="hookreload.reload() takes one target: batch reloads (reload(a, b, ...), "
-    "issue 7's atomic batches) are not in this tree yet",
-)
-
-
-@contextmanager
-def fast_switching() -> Iterator[None]:
-    """More thread switches, more interleavings of requests and swaps."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
 
 
 Request = list[tuple[str, int]]  # (module, generation) of every call, in order
@@ -106,13 +81,41 @@ def mixed(request: Request) -> bool:
     return len({generation for _, generation in request}) != 1
 
 
-@needs_batches
+def load_modules(project: Project) -> list[types.ModuleType]:
+    """MODULES at generation 1, imported under the hook."""
+    for module in MODULES:
+        project.write(f"{module}.py", source(module, 1))
+    return [project.load(module) for module in MODULES]
+
+
+def edit_under_load(
+    project: Project, modules: list[types.ModuleType], requests: list[Request], between: int
+) -> None:
+    """Save and batch-reload every module RELOADS times, ``between`` requests apart."""
+    for generation in range(2, RELOADS + 2):
+        served = len(requests)
+        until(lambda: len(requests) > served + between, "requests are served")  # noqa: B023
+        for module in MODULES:
+            project.write(f"{module}.py", source(module, generation))
+        versions = hookreload.reload(*modules)
+        assert [v.number for v in versions] == [generation] * len(MODULES)
+    served = len(requests)
+    until(lambda: len(requests) > served + between, "requests are served")
+
+
+def assert_whole(requests: list[Request]) -> None:
+    """Every request saw one version of every module, and every version served some."""
+    bad = [request for request in requests if mixed(request)]
+    assert not bad, f"{len(bad)} of {len(requests)} requests saw two versions: {bad[:3]}"
+    assert all(len(request) == CALLS * len(MODULES) for request in requests)
+    served_on = {request[0][1] for request in requests}
+    assert served_on == set(range(1, RELOADS + 2)), "the load was not continuous"
+
+
 def test_batch_reloads_under_load_never_show_a_request_two_versions(
     project: Project, hook: hookreload.Hook
 ) -> None:
-    for module in MODULES:
-        project.write(f"{module}.py", source(module, 1))
-    modules = [project.load(module) for module in MODULES]
+    modules = load_modules(project)
     stop = threading.Event()
     requests: list[Request] = []  # list.append is atomic: no lock
 
@@ -131,25 +134,12 @@ def test_batch_reloads_under_load_never_show_a_request_two_versions(
     workers.append(Worker(lambda: asyncio.run(loop_load())))
     try:
         with fast_switching():
-            for generation in range(2, RELOADS + 2):
-                served = len(requests)
-                until(lambda: len(requests) > served + 20, "requests are served")  # noqa: B023
-                for module in MODULES:
-                    project.write(f"{module}.py", source(module, generation))
-                versions = hookreload.reload(*modules)
-                assert [v.number for v in versions] == [generation] * len(MODULES)
-            served = len(requests)
-            until(lambda: len(requests) > served + 20, "requests are served")
+            edit_under_load(project, modules, requests, between=20)
     finally:
         stop.set()
         for worker in workers:
             worker.join()
-
-    bad = [request for request in requests if mixed(request)]
-    assert not bad, f"{len(bad)} of {len(requests)} requests saw two versions: {bad[:3]}"
-    assert all(len(request) == CALLS * len(MODULES) for request in requests)
-    served_on = {request[0][1] for request in requests}
-    assert served_on == set(range(1, RELOADS + 2)), "the load was not continuous"
+    assert_whole(requests)
 
 
 class ThreadingServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
@@ -174,13 +164,10 @@ def streaming_app(modules: list[types.ModuleType]) -> Callable[..., Iterator[byt
     return app
 
 
-@needs_batches
 def test_a_wsgi_service_under_load_streams_every_response_from_one_batch(
     project: Project, hook: hookreload.Hook
 ) -> None:
-    for module in MODULES:
-        project.write(f"{module}.py", source(module, 1))
-    modules = [project.load(module) for module in MODULES]
+    modules = load_modules(project)
     app = hookreload.WSGIHoldMiddleware(streaming_app(modules))
     server = ThreadingServer(("127.0.0.1", 0), Quiet)
     server.set_app(app)
@@ -196,14 +183,7 @@ def test_a_wsgi_service_under_load_streams_every_response_from_one_batch(
     clients = [Worker(client) for _ in range(THREADS)]
     try:
         with fast_switching():
-            for generation in range(2, RELOADS + 2):
-                served = len(requests)
-                until(lambda: len(requests) > served + 5, "requests are served")  # noqa: B023
-                for module in MODULES:
-                    project.write(f"{module}.py", source(module, generation))
-                hookreload.reload(*modules)
-            served = len(requests)
-            until(lambda: len(requests) > served + 5, "requests are served")
+            edit_under_load(project, modules, requests, between=5)
     finally:
         stop.set()
         for worker in clients:
@@ -211,11 +191,7 @@ def test_a_wsgi_service_under_load_streams_every_response_from_one_batch(
         server.shutdown()
         serving.join(TIMEOUT)
         server.server_close()
-
-    bad = [request for request in requests if mixed(request)]
-    assert not bad, f"{len(bad)} of {len(requests)} responses mixed versions: {bad[:3]}"
-    assert all(len(request) == CALLS * len(MODULES) for request in requests)
-    assert {request[0][1] for request in requests} == set(range(1, RELOADS + 2))
+    assert_whole(requests)
 
 
 def fetch_lines(port: int) -> Request:
@@ -231,7 +207,6 @@ def fetch_lines(port: int) -> Request:
     return [tuple(json.loads(line)) for line in lines]
 
 
-@needs_batches
 @pytest.mark.skipif(
     not (find_spec("starlette") and find_spec("uvicorn")),
     reason="Starlette and uvicorn are not installed (pip install -e '.[service]')",
@@ -246,9 +221,7 @@ def test_an_asgi_service_under_load_streams_every_response_from_one_batch(
     from starlette.responses import StreamingResponse
     from starlette.routing import Route
 
-    for module in MODULES:
-        project.write(f"{module}.py", source(module, 1))
-    modules = [project.load(module) for module in MODULES]
+    modules = load_modules(project)
 
     async def lines() -> Any:
         for _ in range(CALLS):
@@ -278,14 +251,7 @@ def test_an_asgi_service_under_load_streams_every_response_from_one_batch(
         until(lambda: server.started, "uvicorn serves")
         clients = [Worker(client) for _ in range(THREADS)]
         try:
-            for generation in range(2, RELOADS + 2):
-                served = len(requests)
-                until(lambda: len(requests) > served + 5, "requests are served")  # noqa: B023
-                for module in MODULES:
-                    project.write(f"{module}.py", source(module, generation))
-                hookreload.reload(*modules)
-            served = len(requests)
-            until(lambda: len(requests) > served + 5, "requests are served")
+            edit_under_load(project, modules, requests, between=5)
         finally:
             stop.set()
             for worker in clients:
@@ -294,11 +260,7 @@ def test_an_asgi_service_under_load_streams_every_response_from_one_batch(
         server.should_exit = True
         serving.join()
         listening.close()
-
-    bad = [request for request in requests if mixed(request)]
-    assert not bad, f"{len(bad)} of {len(requests)} responses mixed versions: {bad[:3]}"
-    assert all(len(request) == CALLS * len(MODULES) for request in requests)
-    assert {request[0][1] for request in requests} == set(range(1, RELOADS + 2))
+    assert_whole(requests)
 
 
 def test_without_a_hold_a_request_does_see_two_versions(

@@ -13,10 +13,10 @@ import sys
 import threading
 import types
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import hookreload
+from stress.workload import fast_switching
 from tests.conftest import Project
 
 TIMEOUT = 10.0  # seconds, per wait; a healthy test takes a few seconds at most
@@ -37,16 +37,6 @@ MARK = {tag!r}
 """
 
 
-@contextmanager
-def _fast_switching() -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
-
-
 def _run(
     targets: list[Callable[[], None]], main: Callable[[], None], stop: threading.Event
 ) -> None:
@@ -54,7 +44,7 @@ def _run(
     threads = [threading.Thread(target=t, daemon=True) for t in targets]
     driver = threading.Thread(target=main, daemon=True)
     try:
-        with _fast_switching():
+        with fast_switching():
             for thread in threads:
                 thread.start()
             driver.start()

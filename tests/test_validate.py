@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -14,16 +14,6 @@ import hookreload
 from hookreload import _cli
 from hookreload._validate import CheckCommand, Vetoed
 from tests.conftest import Project
-
-
-@pytest.fixture
-def events() -> Iterator[list[hookreload.ReloadEvent]]:
-    seen: list[hookreload.ReloadEvent] = []
-    stop = hookreload.on_reload(seen.append)
-    try:
-        yield seen
-    finally:
-        stop()
 
 
 def _two(project: Project) -> tuple[types.ModuleType, types.ModuleType]:

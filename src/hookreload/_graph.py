@@ -235,23 +235,6 @@ def _proxied() -> list[ModuleRecord]:
     return found
 
 
-def importers_of(record: ModuleRecord) -> list[tuple[ModuleRecord, frozenset[str]]]:
-    """The proxied modules that took names from ``record``'s module when they executed.
-
-    Each with the names it took (``"*"`` for a star import): the copies that
-    stay old when the module reloads. Modules that only ``import`` it, or
-    import from it inside functions, reach the new version by themselves.
-    """
-    found = []
-    for other in _proxied():
-        if other is record:
-            continue
-        names = dependencies(other).get(record.name)
-        if names:
-            found.append((other, names))
-    return found
-
-
 def order(records: Sequence[ModuleRecord]) -> list[ModuleRecord]:
     """``records`` in dependency order: each after the ones it imports when it executes.
 
