@@ -20,6 +20,10 @@ from stress.workload import fast_switching
 from tests.conftest import Project
 
 TIMEOUT = 10.0  # seconds, per wait; a healthy test takes a few seconds at most
+# The reloading thread's whole run: hundreds of reloads against four readers
+# switching every 10 us take 3-6 s here, more under coverage on a loaded
+# machine. Only a hang may fail the test, never slowness.
+DRIVER_TIMEOUT = 120.0
 SIZE = 300  # items in DATA: building it makes executing a version take a while
 
 
@@ -48,7 +52,7 @@ def _run(
             for thread in threads:
                 thread.start()
             driver.start()
-            driver.join(TIMEOUT)
+            driver.join(DRIVER_TIMEOUT)
     finally:
         stop.set()
         for thread in [driver, *threads]:
