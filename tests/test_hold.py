@@ -7,11 +7,13 @@ or Events, never bare sleeps.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import gc
 import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -36,10 +38,20 @@ def gate_left_open() -> Iterator[None]:
     """Every test leaves no hold counted and the gate open."""
     yield
     assert _hold._held == {}
+    assert _hold._open_holds() == 0
     assert _hold._gate == _hold._OPEN
     assert _hold._writer is None
     assert not _hold._writers.locked()
     assert _hold._async_waiters == []
+
+
+async def poll(predicate: Callable[[], object], what: str) -> None:
+    """``until`` for a coroutine: the event loop runs on while it waits."""
+    deadline = time.monotonic() + TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.001)
 
 
 class Worker:
@@ -285,13 +297,14 @@ def test_async_holds_nest_and_close() -> None:
         me = threading.get_ident()
         async with hookreload.hold() as h:
             assert h is hookreload.hold()
-            assert _hold._held == {me: _hold.ASYNC}
+            assert _hold._held == {} and _hold._async_held[me].open == 1
             async with hookreload.hold():
                 with hookreload.hold():
-                    assert _hold._held == {me: 2 * _hold.ASYNC + 1}
+                    assert _hold._held == {me: 1} and _hold._async_held[me].open == 2
+                    assert _hold._open_holds() == 3
                     with pytest.raises(hookreload.ReloadError, match="inside hookreload.hold"):
                         swapping(["m"]).__enter__()
-        assert _hold._held == {}
+        assert _hold._open_holds() == 0
 
     asyncio.run(main())
 
@@ -355,6 +368,80 @@ def test_a_nested_async_hold_passes_a_waiting_swap() -> None:
     asyncio.run(main())
 
 
+def test_a_task_started_inside_a_hold_passes_a_waiting_swap_while_that_hold_is_open() -> None:
+    """The parent awaits the child inside its hold: a child waiting for the swap would deadlock."""
+
+    async def main() -> None:
+        async def child() -> str:
+            async with hookreload.hold():
+                return "child ran"
+
+        async with hookreload.hold():
+            swap = Worker(lambda: swapping(["m"]).__enter__().__exit__(None, None, None))
+            await poll(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
+            assert await asyncio.wait_for(asyncio.create_task(child()), TIMEOUT) == "child ran"
+            # A worker thread the task hands work to is inside the hold too.
+            with pytest.raises(hookreload.ReloadError, match="inside hookreload.hold"):
+                await asyncio.to_thread(_hold.check_may_swap, ["m"])
+        await asyncio.to_thread(swap.join)
+
+    asyncio.run(main())
+
+
+def test_tasks_started_from_one_context_each_keep_their_own_record() -> None:
+    """Siblings share the context their parent made its record in, never its depth."""
+    events: list[str] = []
+
+    async def main() -> None:
+        async with hookreload.hold():  # the parent's record is now in its context
+            pass
+        release = asyncio.Event()
+        a_open = asyncio.Event()
+
+        async def a() -> None:
+            async with hookreload.hold():
+                a_open.set()
+                await release.wait()
+                events.append("A closes")
+
+        async def b() -> None:
+            async with hookreload.hold():  # B's first hold: not nested in A's
+                events.append("B open")
+
+        task_a = asyncio.create_task(a())
+        await a_open.wait()
+        swap = Worker(lambda: _swap_and_log(events))
+        await poll(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
+        task_b = asyncio.create_task(b())
+        await poll(lambda: _hold._async_waiters, "B waits for the swap (writer preference)")
+        release.set()
+        await asyncio.wait_for(asyncio.gather(task_a, task_b), TIMEOUT)
+        await asyncio.to_thread(swap.join)
+
+    asyncio.run(main())
+    assert events == ["A closes", "swap", "B open"]
+
+
+def test_an_async_generator_closed_by_another_task_closes_its_hold() -> None:
+    async def stream() -> AsyncIterator[int]:
+        async with hookreload.hold():
+            yield 1
+            yield 2
+
+    async def main() -> None:
+        agen = stream()
+
+        async def consume_one() -> None:
+            assert await agen.__anext__() == 1
+
+        await asyncio.create_task(consume_one())
+        assert _hold._open_holds() == 1
+        await agen.aclose()  # here, in the main task: not the one that opened the hold
+        assert _hold._open_holds() == 0
+
+    asyncio.run(main())
+
+
 def test_a_cancelled_async_hold_waiting_for_a_swap_is_not_counted() -> None:
     async def main() -> None:
         entered, release = threading.Event(), threading.Event()
@@ -377,7 +464,7 @@ def test_a_cancelled_async_hold_waiting_for_a_swap_is_not_counted() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert _hold._held == {}
+        assert _hold._open_holds() == 0
         release.set()
         await asyncio.get_running_loop().run_in_executor(None, swap.join)
         await asyncio.sleep(0.01)  # the swap's wake-up of the cancelled waiter runs
@@ -439,13 +526,53 @@ def test_an_async_hold_works_outside_an_asyncio_loop(monkeypatch: pytest.MonkeyP
 
     async def work() -> bool:
         async with hookreload.hold() as h:
-            return h is hookreload.hold() and bool(_hold._held)
+            return h is hookreload.hold() and _hold._open_holds() == 1
 
     coro = work()
     with pytest.raises(StopIteration) as done:
         coro.send(None)
     assert done.value.value is True
-    assert not _hold._held
+    assert _hold._open_holds() == 0
+
+
+def test_code_without_a_task_never_takes_the_record_of_a_task_that_ended() -> None:
+    """A context copied from a task outlives it: its record is not anyone else's."""
+
+    async def request() -> tuple[contextvars.Context, object]:
+        async with hookreload.hold():
+            pass
+        return contextvars.copy_context(), _hold._task.get()
+
+    context, ended = asyncio.run(request())
+    gc.collect()  # the task is gone: its weak reference answers None
+    assert ended.owner() is None  # type: ignore[attr-defined]
+
+    async def work() -> object:
+        async with hookreload.hold():
+            return _hold._task.get()
+
+    coro = work()
+    with pytest.raises(StopIteration) as done:
+        context.run(coro.send, None)
+    assert done.value.value is not ended
+    assert ended.depth == 0  # type: ignore[attr-defined]
+    assert _hold._open_holds() == 0
+
+
+def test_a_task_type_without_weak_references_still_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_weak_references(obj: object) -> object:
+        raise TypeError(f"cannot create weak reference to {type(obj).__name__!r} object")
+
+    monkeypatch.setattr(_hold, "_weak", no_weak_references)
+
+    async def main() -> None:
+        async with hookreload.hold():
+            assert _hold._task.get().owner() is asyncio.current_task()  # type: ignore[union-attr]
+            assert _hold._open_holds() == 1
+            async with hookreload.hold():  # the same record, found again
+                assert _hold._task.get().depth == 2  # type: ignore[union-attr]
+
+    asyncio.run(main())
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
@@ -493,6 +620,10 @@ def test_the_fork_handler_keeps_only_the_forking_threads_holds() -> None:
         assert _hold._lock is not lock
     _hold._forked()  # forked outside any hold
     assert _hold._held == {}
+    gone = _hold._async_held[-999] = _hold._Holds()  # a loop thread the child does not have
+    gone.open = 2
+    _hold._forked()
+    assert -999 not in _hold._async_held and gone.open == 0
     with swapping(["m"]):
         pass
 

@@ -34,7 +34,7 @@ needs_starlette = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def gate_left_open() -> Iterator[None]:
     yield
-    assert _hold._held == {}
+    assert _hold._open_holds() == 0
     assert _hold._gate == _hold._OPEN
 
 
@@ -158,7 +158,7 @@ def test_asgi_sync_endpoints_count_as_inside_the_request_hold() -> None:
         app = starlette_app(nested=nested, reload_here=reload_here)
         assert await call(app, "/reload_here") == b"refused"
         request = asyncio.create_task(call(app, "/nested"))
-        while not _hold._held:
+        while not _hold._open_holds():
             await asyncio.sleep(0.001)
         events: list[str] = []
         swap = await asyncio.to_thread(swap_in_thread, events)
@@ -173,7 +173,7 @@ def test_asgi_holds_only_the_scopes_asked_for() -> None:
     seen: dict[str, bool] = {}
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        seen[scope["type"]] = bool(_hold._held)
+        seen[scope["type"]] = bool(_hold._open_holds())
 
     async def nothing() -> dict[str, Any]:
         raise AssertionError("not called")
@@ -254,7 +254,7 @@ def test_wsgi_holds_until_the_server_closes_the_response() -> None:
 
     with Served(app) as served:
         streaming = Worker(lambda: served.get("/stream"))
-        until(lambda: _hold._held, "the request holds")
+        until(lambda: _hold._open_holds(), "the request holds")
         swap = swap_in_thread(events)
         late = Worker(lambda: served.get("/plain"))  # wsgiref serves it after the first
         more.set()
@@ -270,10 +270,10 @@ def test_wsgi_a_response_closed_in_another_thread_closes_its_hold() -> None:
 
     response = hookreload.WSGIHoldMiddleware(app)({}, lambda *a: None)
     assert list(response) == [b"x"]
-    assert len(_hold._held) == 1
+    assert _hold._open_holds() == 1
     closer = Worker(response.close)  # type: ignore[attr-defined]
     closer.join()
-    assert _hold._held == {}
+    assert _hold._open_holds() == 0
     response.close()  # type: ignore[attr-defined]  # again: nothing left to close
 
 
@@ -283,7 +283,7 @@ def test_wsgi_an_application_that_raises_closes_its_hold() -> None:
 
     with pytest.raises(LookupError):
         hookreload.WSGIHoldMiddleware(app)({}, lambda *a: None)
-    assert _hold._held == {}
+    assert _hold._open_holds() == 0
 
 
 def test_wsgi_inside_the_application_holds_nest_and_reloads_are_refused() -> None:
@@ -318,8 +318,8 @@ def test_wsgi_a_response_dropped_without_close_closes_its_hold_and_says_so(
     assert repr(middleware).startswith("<hookreload.WSGIHoldMiddleware of")
     with caplog.at_level(logging.WARNING, logger="hookreload"):
         response = middleware({}, lambda *a: None)
-        assert _hold._held
+        assert _hold._open_holds()
         del response
         gc.collect()
-    assert _hold._held == {}
+    assert _hold._open_holds() == 0
     assert "without close()" in caplog.text

@@ -10,18 +10,21 @@ the modules of a batch under one call)::
     with swapping(names):
         ...  # commit every switch of the batch
 
-Entering and leaving a hold takes no lock while no swap waits: each thread
-counts its open holds in ``_held`` (only that thread writes its entry, and
-under the GIL each store is atomic), then reads ``_gate``. The swap closes
-``_gate`` first, then sums the counts; either the hold sees the gate closed
-(and backs out to wait) or the swap sees the hold (and waits for it).
+Entering and leaving a hold takes no lock while no swap waits. Each thread
+counts its open sync holds in ``_held`` and the async holds of the tasks it
+runs in a :class:`_Holds` of its own; only that thread writes its counts,
+and under the GIL each store is atomic. A hold counts itself, then reads
+``_gate``; the swap closes ``_gate`` first, then sums the counts: either the
+hold sees the gate closed (and backs out to wait) or the swap sees the hold
+(and waits for it).
 
 A hold opened where a hold is open already passes a waiting swap (it would
 wait for the swap, and the swap for the hold it is inside): in a thread with
-holds open (async ones of the tasks of its event loop included, which could
-not close while the thread waited), or in a context inside an async hold or
-a lease (``_depth``, a context variable: the worker threads a request's task
-starts inherit it). Async holds wait by awaiting, never blocking the loop.
+holds open (async ones of its event loop's tasks included, which could not
+close while the thread waited), or in a task inside an async hold, or in a
+context copied from one (the worker threads a request's task starts) or
+marked by :func:`inside` (a lease's work). That is what a task's
+:class:`_Task`, the value of the context variable ``_task``, tells.
 
 A :class:`Lease` is a hold not tied to a thread (a WSGI response may be
 closed by another thread than the one that called the application).
@@ -34,6 +37,7 @@ import itertools
 import os
 import threading
 import time
+import weakref
 from contextvars import ContextVar
 
 from ._errors import ReloadError
@@ -41,7 +45,7 @@ from ._errors import ReloadError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection
     from contextvars import Token
     from types import TracebackType
 
@@ -59,15 +63,140 @@ _reopened = threading.Condition(_lock)  # the swap finished or gave up
 _gate = _OPEN
 _writer: int | None = None  # the thread running the swap
 _writers = threading.Lock()  # one swap at a time
-# Open holds by thread: sync ones count 1, async ones ASYNC (in the thread of
-# their loop), so that one number tells both; only the thread itself writes
-# its entry.
+# Open sync holds and leases, by thread (leases by a negative key of their
+# own); only the thread itself writes its entry.
 _held: dict[int, int] = {}
-ASYNC = 1 << 32
 # Futures of async holds waiting for the gate to open, with their loops.
 _async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-# How deep the current context is in async holds and leases (0: in none).
-_depth: ContextVar[int] = ContextVar("hookreload_hold_depth", default=0)
+
+
+class _Holds:
+    """The open async holds of the tasks one thread runs; only that thread writes ``open``."""
+
+    __slots__ = ("open",)
+
+    def __init__(self) -> None:
+        self.open = 0
+
+
+# By thread; an entry stays as long as the thread may run tasks that point to it.
+_async_held: dict[int, _Holds] = {}
+
+
+class _Task:
+    """What an async hold needs to know about the task it runs in.
+
+    The value of the context variable ``_task``, made by the task's first
+    hold: the next ones find it there in one lookup, where a per-thread table
+    would take two and a context variable holding the depth two sets per
+    hold (most of what a hold cost). Contexts copied from the task (the tasks
+    it starts, the worker threads it hands work to) see it too: ``outer``
+    chains a task's record to the one it found in its context when made, so
+    their holds know whether the code that started them is inside a hold
+    now.
+    """
+
+    __slots__ = ("depth", "holds", "outer", "owner")
+
+    # Set by _record(): a Python __init__ would cost a frame per request.
+    owner: Callable[[], object]  # -> the asyncio task, None without one, _MARK for inside()
+    holds: _Holds | None  # where the owner's holds count (None: inside()'s mark)
+    outer: _Task | None
+    depth: int  # the owner's open async holds
+
+
+def _no_task() -> None:
+    return None
+
+
+def _marked() -> object:
+    return _MARK
+
+
+def _record(owner: Callable[[], object], holds: _Holds | None, outer: _Task | None) -> _Task:
+    task = _new_record(_Task)
+    task.owner = owner
+    task.holds = holds
+    task.outer = outer
+    task.depth = 0
+    return task
+
+
+_new_record = object.__new__
+_weak = weakref.ref
+_MARK = object()  # what inside()'s records are owned by: no task
+_task: ContextVar[_Task | None] = ContextVar("hookreload_hold_task", default=None)
+
+
+def _inside(task: _Task | None) -> bool:
+    """Whether the code that owns ``task``, or any that started it, is inside a hold now."""
+    while task is not None:
+        if task.depth:
+            return True
+        task = task.outer
+    return False
+
+
+def _bind_asyncio() -> None:
+    """Point ``_running_loop`` and ``_task_of`` at asyncio, imported now if it was not.
+
+    Deferred to the first async hold: ``import hookreload`` does not import
+    asyncio (children started by the CLI pay for every import).
+    """
+    global _running_loop, _task_of
+    import asyncio.events
+    import asyncio.tasks
+
+    _running_loop = asyncio.events._get_running_loop
+    current = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(current, dict):
+        # CPython 3.10-3.13: the running task of each loop, read in one C call.
+        _task_of = current.get
+    else:  # pragma: no cover - a later CPython
+        current_task = asyncio.current_task
+
+        def _task_of(loop: asyncio.AbstractEventLoop | None) -> object:
+            return None if loop is None else current_task(loop)
+
+
+def _first_running_loop() -> asyncio.AbstractEventLoop | None:
+    _bind_asyncio()
+    return _running_loop()
+
+
+def _first_task_of(loop: asyncio.AbstractEventLoop | None) -> object:
+    _bind_asyncio()
+    return _task_of(loop)
+
+
+_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = _first_running_loop
+_task_of: Callable[[asyncio.AbstractEventLoop | None], object] = _first_task_of
+
+
+def _task_here(owner: object, outer: _Task | None) -> _Task:
+    """A new record for the running task, set in its context (its first async hold)."""
+    me = _get_ident()
+    holds = _async_held.get(me)
+    if holds is None:
+        holds = _async_held[me] = _Holds()
+    task = _record(_no_task if owner is None else _owner_ref(owner), holds, outer)
+    _task.set(task)
+    return task
+
+
+def _owner_ref(owner: object) -> Callable[[], object]:
+    """A weak reference: the task's context holds its record, and a record
+    holding the task would make every task a cycle for the collector."""
+    try:
+        return _weak(owner)
+    except TypeError:  # a task type without weak references: a cycle, then
+        return lambda: owner
+
+
+def _loop_busy() -> bool:
+    """Whether tasks this thread runs are inside async holds (so it must not block)."""
+    holds = _async_held.get(_get_ident())
+    return holds is not None and holds.open > 0
 
 
 class HoldTimeout(ReloadError):
@@ -97,8 +226,10 @@ def _timeout() -> float | None:
 
 
 def _open_holds() -> int:
-    # One C call under the GIL: no thread changes the dict while it runs.
-    return sum(_held.values())
+    """Every open hold: exact once the gate is closed (and the caller holds ``_lock``)."""
+    # Each sum reads a snapshot taken in one C call (a thread may add its
+    # first entry meanwhile: a hold counted after the gate closed backs out).
+    return sum(_held.values()) + sum([holds.open for holds in list(_async_held.values())])
 
 
 def _release(me: int, count: int) -> None:
@@ -122,7 +253,7 @@ class Hold:
         before = _held.get(me, 0)
         _held[me] = before + 1
         if _gate:
-            _wait_open(me, before, before + 1, bool(before or _depth.get()))
+            _wait_open(me, before, before + 1, bool(before) or _nested_here())
         return self
 
     def __exit__(
@@ -144,13 +275,19 @@ class Hold:
     # future that is done already (on 3.10 and 3.11 about the same), see
     # benchmarks/cases.py, case ``hold``.
     async def __aenter__(self) -> Hold:
-        me = _get_ident()
-        depth = _depth.get()
-        before = _held.get(me, 0)
-        _held[me] = before + ASYNC
+        task = _task.get()
+        owner = _task_of(_running_loop())
+        # Ours, or copied from the context of the code that started us?
+        # (Without a task, a dead task's reference answers None too.)
+        if task is None or (
+            task.owner() is not owner if owner is not None else task.owner is not _no_task
+        ):
+            task = _task_here(owner, task)
+        depth = task.depth
+        task.depth = depth + 1
+        task.holds.open += 1  # type: ignore[union-attr]  # a task's own record has them
         if _gate:
-            return await _aenter_closed(me, before, depth)
-        _depth.set(depth + 1)
+            return await _aenter_closed(task, depth)
         return self
 
     async def __aexit__(
@@ -159,13 +296,17 @@ class Hold:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _depth.set(_depth.get() - 1)
-        me = _get_ident()
-        count = _held[me] - ASYNC  # _release(), inlined: this is the hot path
-        if count:
-            _held[me] = count
+        task = _task.get()
+        owner = _task_of(_running_loop())
+        if (
+            task is not None
+            and task.depth
+            and (task.owner() is owner if owner is not None else task.owner is _no_task)
+        ):
+            task.depth -= 1
+            task.holds.open -= 1  # type: ignore[union-attr]
         else:
-            del _held[me]
+            _aexit_elsewhere()
         if _gate:
             _closed()
 
@@ -224,16 +365,26 @@ def _wait_open(key: int, before: int, after: int, nested: bool) -> None:
             _held[key] = after
 
 
-async def _aenter_closed(me: int, before: int, depth: int) -> Hold:
-    """Await until the hold this task counted may open (``depth``: the task's holds open)."""
+def _nested_here() -> bool:
+    """Whether this context is inside a hold that no thread's sync count shows."""
+    return _inside(_task.get()) or _loop_busy()
+
+
+async def _aenter_closed(task: _Task, depth: int) -> Hold:
+    """Await until the hold ``task`` counted may open (``depth``: the task's holds open before)."""
     import asyncio
 
+    holds = task.holds
+    assert holds is not None
     while True:
         with _lock:
-            if not _gate or (depth and _gate == _DRAINING):
-                _depth.set(depth + 1)
+            if not _gate or (
+                _gate == _DRAINING and (depth or _inside(task.outer) or _held.get(_get_ident()))
+            ):
                 return _HOLD
-            _release(me, before)
+            # Not open while it waits: the swap must not wait for it.
+            task.depth = depth
+            holds.open -= 1
             if not _open_holds():
                 _drained.notify_all()
             loop = asyncio.get_running_loop()
@@ -243,9 +394,24 @@ async def _aenter_closed(me: int, before: int, depth: int) -> Hold:
         # the hold never opened and is not counted: ``async with`` calls no
         # __aexit__ when __aenter__ raises.
         await waiter
-        # Counted again before the gate is read, as in Hold.__enter__.
-        before = _held.get(me, 0)
-        _held[me] = before + ASYNC
+        # Counted again before the gate is read, as in Hold.__aenter__.
+        depth = task.depth
+        task.depth = depth + 1
+        holds.open += 1
+
+
+def _aexit_elsewhere() -> None:
+    """An async hold closes in another context than the one it opened in.
+
+    An async generator left inside ``async with hold()`` is closed by a task
+    of its own: the record of the task that opened the hold is not at hand,
+    so only the count of this thread (the loop's, where the hold was counted)
+    goes down; that task's depth stays up, which only lets its later holds
+    pass a waiting swap.
+    """
+    holds = _async_held.get(_get_ident())
+    if holds is not None and holds.open:
+        holds.open -= 1
 
 
 _lease_keys = itertools.count(-1, -1)  # next() is atomic; thread idents are positive
@@ -268,7 +434,7 @@ class Lease:
         _held[key] = 1
         self._key = key
         if _gate:
-            _wait_open(key, 0, 1, bool(_held.get(_get_ident()) or _depth.get()))
+            _wait_open(key, 0, 1, bool(_held.get(_get_ident())) or _nested_here())
 
     @property
     def opened(self) -> bool:
@@ -283,13 +449,15 @@ class Lease:
                 _closed()
 
 
-def inside() -> Token[int]:
+def inside() -> Token[_Task | None]:
     """Mark the current context as inside a hold until :func:`outside` (a lease's work)."""
-    return _depth.set(_depth.get() + 1)
+    mark = _record(_marked, None, _task.get())
+    mark.depth = 1
+    return _task.set(mark)
 
 
-def outside(token: Token[int]) -> None:
-    _depth.reset(token)
+def outside(token: Token[_Task | None]) -> None:
+    _task.reset(token)
 
 
 class Swap:
@@ -365,15 +533,14 @@ def check_may_swap(names: Collection[str]) -> None:
 
 
 def _check_may_wait(modules: tuple[str, ...], me: int) -> None:
-    held = _held.get(me, 0)
-    if held % ASYNC or _depth.get():
+    if _held.get(me) or _inside(_task.get()):
         raise ReloadError(
             f"cannot switch {_names(modules)} to new versions here: this thread or task "
             "is inside hookreload.hold(), and a swap waits for every hold to close, so it "
             "would wait for itself; reload after the hold closes, or let the watcher reload",
             module=modules[0] if modules else "",
         )
-    if held:
+    if _loop_busy():
         raise HoldTimeout(
             f"cannot switch {_names(modules)} to new versions yet: tasks of this thread's "
             "event loop are inside hookreload.hold(), and they cannot close while it "
@@ -416,6 +583,8 @@ def _forked() -> None:
     _held.clear()
     if mine:
         _held[me] = mine
+    for ident in [ident for ident in _async_held if ident != me]:
+        _async_held.pop(ident).open = 0  # tasks of a loop the child does not run
     del _async_waiters[:]
     if _writer == me:  # pragma: no cover - fork() called by code that runs inside a swap
         return
