@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import hookreload
-from hookreload import _cli
+from hookreload import _cli, _report
 
 HELP = Path(__file__).parent / "data" / "cli_help.txt"
 
@@ -172,8 +172,10 @@ def test_reports_go_to_stderr_in_colour_only_on_a_terminal() -> None:
     import logging
 
     record = logging.LogRecord("hookreload", logging.INFO, "", 0, "reloaded x v2", None, None)
-    assert _cli._Formatter(colour=False).format(record) == "hookreload: reloaded x v2"
-    assert _cli._Formatter(colour=True).format(record) == "\033[32mhookreload: reloaded x v2\033[0m"
+    assert _report._Formatter(colour=False).format(record) == "hookreload: reloaded x v2"
+    assert (
+        _report._Formatter(colour=True).format(record) == "\033[32mhookreload: reloaded x v2\033[0m"
+    )
 
 
 def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 20) -> str:

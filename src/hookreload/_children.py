@@ -167,9 +167,9 @@ def boot() -> None:
         config = json.loads(raw)
         report = config.get("report")
         if report is not None:
-            from ._cli import _report_to_stderr
+            from . import _report
 
-            _report_to_stderr(int(report))
+            _report.to_stderr(int(report))
         options = {name: config[name] for name in _PASSED if name in config}
         if config.get("check") is not None:
             from ._validate import CheckCommand

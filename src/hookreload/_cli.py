@@ -8,7 +8,7 @@ import os
 import runpy
 import sys
 
-from . import _children, _status
+from . import _children, _report, _status
 from ._hook import install
 from ._validate import CheckCommand
 
@@ -156,33 +156,6 @@ def _is_number(word: str) -> bool:
     return True
 
 
-class _Formatter(logging.Formatter):
-    """One line per record: ``hookreload: reloaded app.handlers v3 in 4.1 ms``."""
-
-    def __init__(self, colour: bool) -> None:
-        super().__init__("hookreload: %(message)s")
-        self.colour = colour
-        self._colours = {logging.ERROR: "31", logging.WARNING: "33", logging.INFO: "32"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        code = self._colours.get(record.levelno)
-        if self.colour and code:
-            return f"\033[{code}m{line}\033[0m"
-        return line
-
-
-def _report_to_stderr(level: int) -> logging.Handler:
-    stream = sys.stderr
-    colour = stream.isatty() and "NO_COLOR" not in os.environ
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(_Formatter(colour))
-    logger = logging.getLogger("hookreload")
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    return handler
-
-
 def _run_program(module: str | None, rest: list[str]) -> None:
     # As `python` would: argv, __main__ and the first entry of sys.path.
     if module is not None:
@@ -206,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.module is None and not os.path.isfile(rest[0]):
         parser.error(f"no such script: {rest[0]!r}")
     level = logging.DEBUG if options.verbose else logging.ERROR if options.quiet else logging.INFO
-    handler = _report_to_stderr(level)
+    handler = _report.to_stderr(level)
     saved_argv, saved_path0 = list(sys.argv), sys.path[0] if sys.path else ""
     if not sys.path:
         sys.path.append("")

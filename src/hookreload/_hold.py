@@ -179,18 +179,18 @@ def _task_here(owner: object, outer: _Task | None) -> _Task:
     holds = _async_held.get(me)
     if holds is None:
         holds = _async_held[me] = _Holds()
-    task = _record(_no_task if owner is None else _owner_ref(owner), holds, outer)
+    # A weak reference: the task's context holds its record, and a record
+    # holding the task would make every task a cycle for the collector.
+    if owner is None:
+        ref: Callable[[], object] = _no_task
+    else:
+        try:
+            ref = _weak(owner)
+        except TypeError:  # a task type without weak references: a cycle, then
+            ref = lambda: owner  # noqa: E731
+    task = _record(ref, holds, outer)
     _task.set(task)
     return task
-
-
-def _owner_ref(owner: object) -> Callable[[], object]:
-    """A weak reference: the task's context holds its record, and a record
-    holding the task would make every task a cycle for the collector."""
-    try:
-        return _weak(owner)
-    except TypeError:  # a task type without weak references: a cycle, then
-        return lambda: owner
 
 
 def _loop_busy() -> bool:
