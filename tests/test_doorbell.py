@@ -152,7 +152,7 @@ def edit_and_wait(project: Project, module: str, value: int) -> None:
     wait_until(lambda: getattr(mod, "X", None) == value, f"{project.name(module)}.X == {value}")
 
 
-@pytest.mark.parametrize("how", ["doorbell", "no doorbell", "watchfiles polls"])
+@pytest.mark.parametrize("how", ["doorbell", "no doorbell"])
 def test_the_events_backend_reloads_with_or_without_a_doorbell(
     project: Project,
     doorbells: list[Doorbell | None],
@@ -161,8 +161,6 @@ def test_the_events_backend_reloads_with_or_without_a_doorbell(
 ) -> None:
     if how == "no doorbell":
         monkeypatch.setattr(EventsBackend, "doorbell", False)
-    elif how == "watchfiles polls":
-        monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
     project.write("mod.py", "X = 1\n")
     hook = hookreload.install(include=[project.package], watch=True, poll=False)
     assert hook.watcher is not None and hook.watcher.backend.name == "events"

@@ -585,6 +585,27 @@ def test_edit_reloads_through_polling(project: Project, events: Events) -> None:
     assert reloaded(events, project.name("mod")) == [2, 3]
 
 
+def test_where_watchfiles_would_poll_the_watcher_polls_itself(
+    project: Project,
+    events: Events,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """watchfiles' polling missed the second of two saves within one second; ours does not."""
+    monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
+    hook = hookreload.install(include=[project.package], watch=True, poll=False)
+    assert hook.watcher is not None
+    assert isinstance(hook.watcher.backend, PollingBackend)
+    assert "WATCHFILES_FORCE_POLLING" in caplog.text and "polling every 0.5 s" in caplog.text
+    project.write("mod.py", "X = 1\n")
+    mod = project.load("mod")
+    project.write("mod.py", "X = 2\n")
+    wait_until(lambda: mod.X == 2, what="X = 2")
+    project.write("mod.py", "X = 3\n")  # the same size, most likely the same second
+    wait_reloaded(events, project.name("mod"), 3)
+    assert reloaded(events, project.name("mod")) == [2, 3]
+
+
 @pytest.mark.parametrize(
     ("value", "interval"),
     [("1", 0.5), ("yes", 0.5), ("0.05", 0.05), ("0", None), ("off", None), ("", None)],

@@ -157,13 +157,20 @@ class EventsBackend:
         """Import watchfiles now, in the thread that starts the watcher.
 
         Raises:
-            BackendUnavailable: it cannot be imported.
+            BackendUnavailable: it cannot be imported, or it would poll (the
+                watcher then polls with :class:`PollingBackend`).
         """
         _watchfiles_watch()
-        # And what the thread's first watch imports (platform; ctypes and select
-        # for a doorbell): a fork made by another thread while the watcher
-        # thread imports leaves the child a half-imported module for good.
-        _watchfiles_polls()
+        if _watchfiles_polls():
+            # Seen: a file saved twice within one second changed once for it.
+            raise BackendUnavailable(
+                "watchfiles would poll here (WATCHFILES_FORCE_POLLING is set, or this is "
+                "WSL) and would miss a second save within the same second, which "
+                "hookreload's own polling does not"
+            )
+        # And what the thread's first watch imports (ctypes and select for a
+        # doorbell): a fork made by another thread while the watcher thread
+        # imports leaves the child a half-imported module for good.
         if self.doorbell:
             preload_doorbell()
 
@@ -293,9 +300,7 @@ class EventsBackend:
 
     def _doorbell(self, directories: Sequence[str]) -> Doorbell | None:
         """A doorbell on ``directories``, or ``None`` to wake every step instead."""
-        if not self.doorbell or _watchfiles_polls():
-            # watchfiles polling (a network mount, WSL) hears changes that
-            # inotify does not: a doorbell would miss them.
+        if not self.doorbell:
             return None
         try:
             return Doorbell(directories)
