@@ -208,13 +208,15 @@ def test_watcher_keeps_the_live_version_reports_once_and_recovers(
 
 @pytest.mark.parametrize("poll", [0.02, None], ids=["polling", "events"])
 def test_a_file_truncated_then_written_never_goes_live_empty(
-    project: Project, watched: Callable[..., Watcher], poll: float | None
+    project: Project,
+    watched: Callable[..., Watcher],
+    poll: float | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Emptied, then written within the hold: one reload, to the complete file.
 
-    An empty file that stays empty is taken as meant after the hold: an empty
-    module is valid Python (a save of nothing), so it goes live, and
-    ``rollback()`` brings the previous version back.
+    A file that stays empty is not reloaded by the watcher (said once in the
+    log); the next save with code is, and reload() by hand loads it empty.
     """
     events = Events()
     hookreload.on_reload(events)
@@ -234,10 +236,18 @@ def test_a_file_truncated_then_written_never_goes_live_empty(
     assert failures(events, name) == []
     watcher.debouncer.hold = 0.1
     path.write_text("")
-    wait_reloaded(events, name, 3)
+    wait_until(lambda: f"{path} is empty" in caplog.text, what="the empty save reported")
+    sentinel_round(project, events, 4)  # a later change elsewhere: still not reloaded
+    assert mod.get() == 2 and reloaded(events, name) == [2]
+    assert caplog.text.count(f"{path} is empty") == 1
+    assert f"hookreload.reload({name!r})" in caplog.text
+    hookreload.reload(mod)  # meant: by hand
     assert not hasattr(mod, "get")
     hookreload.rollback(mod)
     assert mod.get() == 2
+    _restore(path, GOOD.replace("X = 1", "X = 5"))
+    wait_reloaded(events, name, 4)  # 3 was the empty one, loaded by hand
+    assert mod.get() == 5
 
 
 # -- found by running real test suites under the hook (make compat) ------------------------

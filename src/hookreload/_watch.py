@@ -411,7 +411,8 @@ def changed_records(
     in the log and to ``on_reload`` callbacks), then not again until it can
     be read; so does a save whose reload failed, until the file is saved
     again (a late second event for one save must not report its error
-    twice). ``saves`` gets the digest and stat signature read for each path
+    twice). A file emptied under a module with code does not count: it is
+    logged once, as the module stays live. ``saves`` gets the digest and stat signature read for each path
     that counts.
     """
     changed: list[ModuleRecord] = []
@@ -434,10 +435,34 @@ def changed_records(
         if save == sources.failed_with(path):
             continue
         found = [r for r in records if r.history and r.live.source_hash != save[0]]
+        if found and not data:
+            _keep_emptied(sources, path, save, found)
+            continue
         if found and saves is not None:
             saves[path] = save
         changed += found
     return changed
+
+
+def _keep_emptied(
+    sources: Sources, path: str, save: tuple[str, Signature], records: list[ModuleRecord]
+) -> None:
+    """Leave the modules of a file that stayed empty on their live versions, and say so once.
+
+    An empty file is valid Python, but a module with code saved as nothing is
+    an accident (an editor's truncation, a failed copy) far more often than
+    meant; the program keeps its working code, and ``reload()`` by hand loads
+    the empty module if that is what was meant.
+    """
+    names = ", ".join(record.name for record in records)
+    _log.logger().warning(
+        "%s is empty: %s kept on the live version; save it with its code to reload it, "
+        "or call hookreload.reload(%r) if the module is meant to be empty",
+        path,
+        names,
+        records[0].name,
+    )
+    sources.note_outcome(path, save, False)  # not again until the file is saved again
 
 
 def reload_paths(
