@@ -69,7 +69,8 @@ PACKAGES = [
         ("dateutil",),
         ("tests",),
         source_root="src",
-        deps=("freezegun==1.5.5",),
+        # What its tests import; attrs came with other tools into our own venv.
+        deps=("freezegun==1.5.5", "attrs==26.1.0"),
         # Its conftest marks tests with pytest-cov's marker, which is not installed.
         pytest_args=("-W", "ignore::pytest.PytestUnknownMarkWarning"),
     ),
@@ -118,7 +119,8 @@ def fetch(package: Package) -> Path:
 def deps_dir(package: Package) -> Path | None:
     if not package.deps:
         return None
-    target = CACHE / "deps" / package.dist
+    # Named after the pins too: a changed list installs anew.
+    target = CACHE / "deps" / "_".join([package.dist, *package.deps])
     if not target.is_dir():
         _pip("install", "--no-deps", "--target", str(target), *package.deps)
     return target
