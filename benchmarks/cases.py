@@ -178,10 +178,12 @@ def import_tree(settings: Settings) -> CaseResult:
         "(`process_time`; wall-clock time shown too). One warm-up run of each side first, so "
         "that the `.pyc` files exist and the files are in the page cache; then "
         f"{rounds} rounds, alternating which side goes first. The target is the ratio of the "
-        "medians. Under the hook every module costs one `lstat` of its source (to know later "
-        "whether the file changed since the import) and one registry entry; its record and "
-        "its version 1 are built the first time something asks for them, and its source is "
-        "hashed then too (at import only when a watcher runs).",
+        "medians. Under the hook a module found with a plain `SourceFileLoader` gets a "
+        "subclass of it instead, whose stat of the source (made anyway, to check the `.pyc`) "
+        "is kept as the module's signature at import; the loader is its registry entry, "
+        "with one weak reference to the module. Its record and version 1 are built the first "
+        "time something asks for them, and its source is hashed then too (at import only when "
+        "a watcher runs).",
     )
     with _scratch() as tmp:
         packages = _gen.tree(Path(tmp), TREE_PACKAGES, TREE_PER_PACKAGE, TREE_PREFIX)

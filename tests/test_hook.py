@@ -406,7 +406,9 @@ def test_an_unasked_proxy_leaves_the_registry_when_it_dies(
     project.write("gone.py", "X = 1\n")
     mod = project.load("gone")
     key = id(mod)
-    assert type(_versions._records[key]) is tuple  # never asked for: no record built
+    entry = _versions._records[key]
+    assert entry is mod.__loader__  # the registry entry is the module's loader
+    assert entry._record is None  # never asked for: no record built
     del sys.modules[mod.__name__], sys.modules[project.package].gone, mod
     gc.collect()
     assert key not in _versions._records

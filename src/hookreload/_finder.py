@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 import threading
+from importlib.machinery import SourceFileLoader
 from types import ModuleType
 
-from ._loader import HookLoader
+from ._loader import HookLoader, SourceHookLoader
 from ._policy import Policy
+from ._versions import Imported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,8 +56,9 @@ class HookFinder:
         spec: ModuleSpec | None = None
         try:
             # The finders behind us, as the import system would ask them
-            # (inline: this runs for every import the policy lets through).
-            for finder in list(sys.meta_path):
+            # (inline: this runs for every import the policy lets through; and
+            # like importlib, without copying the list).
+            for finder in sys.meta_path:
                 if finder is not self:
                     find_spec = getattr(finder, "find_spec", None)
                     if find_spec is not None:
@@ -66,12 +69,18 @@ class HookFinder:
             busy.discard(fullname)
         if (
             spec is None
-            or isinstance(spec.loader, HookLoader)
+            or isinstance(spec.loader, Imported)
             or self.policy.reason_by_spec(spec) is not None
         ):
             # What the finders behind us would have answered anyway.
             return spec
-        spec.loader = HookLoader(spec.loader, self.keep, self.watched)  # type: ignore[assignment]
+        loader = spec.loader
+        if type(loader) is SourceFileLoader:
+            # Not a subclass, so nothing of its own to keep: an equal loader of
+            # ours, which nothing has seen yet, takes its place (see _loader).
+            spec.loader = SourceHookLoader(loader.name, loader.path, self.keep, self.watched)
+        else:
+            spec.loader = HookLoader(loader, self.keep, self.watched)  # type: ignore[assignment]
         return spec
 
     def invalidate_caches(self) -> None:

@@ -7,8 +7,8 @@ file's name does, so the one frame hookreload adds there is skipped too, and a
 warning at import blames the importing line as it does without hookreload
 (dateutil.zoneinfo's deprecation warning, found by ``make compat``).
 
-It is also the path every proxied import takes, so it is one function with
-no calls it can avoid (benchmarks/cases.py, case ``import``).
+It is also the path every proxied import takes, so it makes no call it can
+avoid (benchmarks/cases.py, case ``import``).
 """
 
 from __future__ import annotations
@@ -18,58 +18,123 @@ import stat
 import sys
 import time
 import types
+from importlib._bootstrap import _call_with_frames_removed  # type: ignore[attr-defined]
+from importlib.machinery import SourceFileLoader
 
 from . import _log
 from ._digest import signature_of
-from ._versions import finish_import, record_of, register_import, unregister
+from ._versions import _records, finish_import, record_of, register_import, unregister
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._loader import HookLoader
+    from ._digest import Signature
+    from ._loader import HookLoader, SourceHookLoader
+    from ._versions import Imported
+
+
+def exec_source_module(loader: SourceHookLoader, module: types.ModuleType) -> None:
+    """``SourceHookLoader.exec_module``: ``SourceFileLoader``'s, as a proxy.
+
+    Its two steps, get the code then run it, with the proxy registered between
+    them, when the stat that ``get_code()`` made is known (see ``path_stats``).
+    """
+    # importlib.reload(proxy) passes a proxy (tested without calling a function:
+    # an id in the registry always names a live proxy, this one).
+    record = record_of(module) if id(module) in _records else None
+    if record is not None:
+        loader._reload_for_importlib(record)
+        return
+    spec = module.__spec__
+    if not isinstance(module, types.ModuleType) or spec is None or spec.origin is None:
+        # Only a real module object has a namespace pointer to switch.
+        SourceFileLoader.exec_module(loader, module)
+        return
+    start = time.perf_counter()
+    loader._seen = None
+    code = loader.get_code(module.__name__)
+    if code is None:  # as importlib's own exec_module()
+        raise ImportError(f"cannot load module {module.__name__!r} when get_code() returns None")
+    seen = loader._seen
+    if seen is None:
+        # No bytecode cache to check (sys.implementation.cache_tag is None),
+        # so get_code() made no stat: one here.
+        seen = _seen(spec.origin)
+        if seen is None:
+            _call_with_frames_removed(exec, code, module.__dict__)
+            return
+    # Registered before executing: the module is a proxy from its first line
+    # on, for circular imports and for code that checks is_proxy().
+    entry = register_import(loader, module, spec, spec.origin, *seen)
+    try:
+        _call_with_frames_removed(exec, code, module.__dict__)
+    except BaseException:
+        unregister(module)
+        raise
+    _finish(loader, entry, module, spec.name, start)
 
 
 def exec_module(loader: HookLoader, module: types.ModuleType) -> None:
     """``HookLoader.exec_module``: run the module with the wrapped loader, as a proxy."""
-    record = record_of(module)
+    record = record_of(module) if id(module) in _records else None  # see above
     if record is not None:
-        loader._reload_for_importlib(record, module)
+        loader._reload_for_importlib(record)
         return
     wrapped = loader.wrapped
     spec = module.__spec__
     if not isinstance(module, types.ModuleType) or spec is None or spec.origin is None:
-        # Only a real module object has a namespace pointer to switch.
-        wrapped.exec_module(module)
+        wrapped.exec_module(module)  # see above
         return
     start = time.perf_counter()
-    path = spec.origin
-    try:
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            real_path = os.path.realpath(path)
-            st = os.stat(path)
-        else:
-            real_path = _real_file(path)
-    except OSError:
+    seen = _seen(spec.origin)
+    if seen is None:
         # Nothing to reload from later: load it as a plain module.
         wrapped.exec_module(module)
         return
-    # Registered before executing: the module is a proxy from its first line
-    # on, for circular imports and for code that checks is_proxy().
-    register_import(module, spec, wrapped, path, real_path, loader.keep, signature_of(st))
+    entry = register_import(loader, module, spec, spec.origin, *seen)  # see above
     try:
         wrapped.exec_module(module)
     except BaseException:
         unregister(module)
         raise
-    if sys.modules.get(spec.name) is not module:
+    _finish(loader, entry, module, spec.name, start)
+
+
+def _finish(
+    loader: Imported, entry: Imported, module: types.ModuleType, name: str, start: float
+) -> None:
+    """Record a first execution that went well as version 1."""
+    if sys.modules.get(name) is not module:
         # The module replaced its own sys.modules entry: respect that.
         unregister(module)
-        _log.debug("not proxying %s: it replaced itself in sys.modules", spec.name)
+        _log.debug("not proxying %s: it replaced itself in sys.modules", name)
         return
-    finish_import(module, time.perf_counter() - start)
+    finish_import(entry, time.perf_counter() - start)
     if loader.watched:
         _watch_now(module)
-    _log.debug("proxied %s from %s", spec.name, path)
+    # No debug line here: with logging imported, as in most programs, one
+    # would cost more than a tenth of what the hook adds to an import
+    # (benchmarks/cases.py, case import).
+
+
+def stat_of(path: str) -> tuple[os.stat_result, str]:
+    """The stat of the source file ``path`` (of its target if a link), and its real path.
+
+    Raises:
+        OSError: from the system calls.
+    """
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return os.stat(path), os.path.realpath(path)
+    return st, _real_file(path)
+
+
+def _seen(path: str) -> tuple[str, Signature] | None:
+    """The real path and stat signature of ``path``; ``None`` if it cannot be read."""
+    try:
+        st, real_path = stat_of(path)
+    except OSError:
+        return None
+    return real_path, signature_of(st)
 
 
 def _watch_now(module: types.ModuleType) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from importlib.machinery import ModuleSpec
     from typing import Any
-
-    _Imported = tuple[Any, ...]
 
 
 class Version:
@@ -105,7 +104,7 @@ class ModuleRecord:
     hold the proxy strongly either.
     """
 
-    # Slots: one of these per proxied module, made on the import path.
+    # Slots: one of these per proxied module that was ever asked about.
     __slots__ = (
         "__weakref__",
         "_followers",
@@ -125,7 +124,7 @@ class ModuleRecord:
 
     def __init__(
         self,
-        proxy_ref: _ProxyRef,
+        proxy_ref: weakref.ref[types.ModuleType],
         spec: ModuleSpec,
         loader: Any,
         source_path: str,
@@ -196,7 +195,14 @@ class ModuleRecord:
         return self._last_number
 
     def push_first(self, duration_s: float, loaded_at: float) -> None:
-        """Record the import's execution as version 1."""
+        """Record the import's execution as version 1, unless that is done already.
+
+        The caller holds the lock, or is the only one to know the record.
+        """
+        if self._last_number:
+            # Both the import's end and the record's making saw the other:
+            # see finish_import().
+            return
         origin = (self.source_path, self.signature)
         first = Version(self.name, self.next_number(), None, None, None, duration_s, origin)
         first.loaded_at = loaded_at
@@ -215,122 +221,208 @@ class ModuleRecord:
         return dropped
 
 
-# id(proxy) -> its record, checked by the identity of the record's weak
-# reference to the proxy, which removes the entry when the proxy goes: cheaper
-# on the import path than a WeakKeyDictionary, which makes a reference per
-# lookup.
-#
-# The import path stores a tuple, not a record: what it learnt about the module
-# (see register_import). Most modules are never reloaded nor asked about, so the
-# ModuleRecord and its version 1 are built on first need, by record_of().
-_records: dict[int, ModuleRecord | _Imported] = {}
-# Guards turning a tuple into a record, so that there is only ever one record.
+# id(proxy) -> what its import left (see Imported), whose record is built on
+# first need. An entry leaves when its proxy dies (Imported.__call__), so an
+# id in here always names a live proxy: cheaper on the import path than a
+# WeakKeyDictionary, which makes a reference per lookup.
+_records: dict[int, Imported] = {}
+# Guards building records, so that a module only ever has one.
 _records_lock = threading.Lock()
 
-# Positions in an _Imported tuple.
-_REF, _SPEC, _LOADER, _PATH, _REAL_PATH, _KEEP, _SIGNATURE, _DURATION, _LOADED_AT = range(9)
+
+class Imported:
+    """What importing one module leaves in the registry, until its record is needed.
+
+    Most modules are never reloaded nor asked about, so registering one stores
+    what the import learnt on this object and builds nothing: its ModuleRecord
+    and version 1 are made on first need, by :func:`record_of`. The loader that
+    imports the module is one (``_loader.HookLoader``): the module's spec holds
+    it anyway, so the registry costs the import no object of its own, and it is
+    its proxy's weak-reference callback, so that costs none either. (Every
+    object that outlives an import costs it twice: made, then walked by each
+    garbage collection while the program's heap grows.)
+
+    The import path calls functions, not methods: the loader's ``__getattr__``
+    makes every method call on it build a bound method.
+    """
+
+    __slots__ = (
+        "_key",
+        "_proxy",
+        "_record",
+        "duration_s",
+        "keep",
+        "loaded_at",
+        "real_path",
+        "signature",
+        "source_path",
+        "spec",
+        "watched",
+        "wrapped",
+    )
+
+    # Set when the loader is made; the others by register_import(), before
+    # the registry can hand the entry out.
+    wrapped: Any  # the loader that builds code (see ModuleRecord.loader)
+    keep: int
+    # Hashing a source costs a read; done lazily unless a watcher needs to
+    # tell a touch from an edit from the first event on.
+    watched: bool
+    spec: ModuleSpec
+    source_path: str
+    real_path: str
+    signature: Signature
+    duration_s: float
+    loaded_at: float | None
+    _key: int
+    _proxy: weakref.ref[types.ModuleType]
+    _record: ModuleRecord | None
+
+    def __call__(
+        self,
+        ref: weakref.ref[types.ModuleType],
+        # Bound here: at interpreter exit, proxies die after this module's
+        # globals are cleared (their namespaces hold this loader).
+        records: dict[int, Imported] = _records,
+    ) -> None:
+        """The proxy died: leave the registry.
+
+        No lock: this runs inside whatever allocation freed the proxy, perhaps
+        with the lock held by this very thread. Single dict operations are
+        atomic under the GIL, and the proxy's address cannot be reused by a new
+        registration before this returns.
+        """
+        if records.get(self._key) is self:
+            records.pop(self._key, None)
+        # Namespaces outlive their proxy and hold this loader (``__loader__``):
+        # they must not keep the record and its versions alive.
+        self._record = None
 
 
 def register_import(
+    entry: Imported,
     proxy: types.ModuleType,
     spec: ModuleSpec,
-    loader: Any,
     source_path: str,
     real_path: str,
-    keep: int,
     signature: Signature,
-) -> None:
-    """Register ``proxy`` as it starts executing; :func:`finish_import` when it is done.
+) -> Imported:
+    """Register ``proxy`` as it starts executing; :func:`finish_import` its entry when done.
 
     Args:
-        loader: the loader hookreload wrapped, the one that builds code.
+        entry: the module's loader (a HookLoader); the entry, unless it has one
+            already.
         source_path: the file it is loaded from; a reload only ever reads it.
         real_path: that file with its links resolved, at import.
         signature: the file's stat signature at import, to tell later whether
             the file still holds the source version 1 was built from.
     """
-    ref = _ProxyRef(proxy, _forget)
-    ref.key = key = id(proxy)
-    _records[key] = (ref, spec, loader, source_path, real_path, keep, signature)
+    if entry._key:
+        # The loader made a proxy already: a module made again from the same
+        # spec (``module_from_spec(proxy.__spec__)``) gets an entry of its own.
+        loader, entry = entry, Imported()
+        entry.wrapped = loader.wrapped
+        entry.keep = loader.keep
+        entry.watched = loader.watched
+    entry.spec = spec
+    entry.source_path = source_path
+    entry.real_path = real_path
+    entry.signature = signature
+    entry._record = None
+    entry.loaded_at = None
+    entry.duration_s = 0.0
+    entry._key = key = id(proxy)
+    # Weakly: the registry keeps no module alive.
+    entry._proxy = weakref.ref(proxy, entry)
+    _records[key] = entry
+    return entry
 
 
-def finish_import(proxy: types.ModuleType, duration_s: float) -> None:
-    """Record the first execution of ``proxy``, registered before it, as version 1."""
-    key = id(proxy)
-    loaded_at = time.time()
+def finish_import(entry: Imported, duration_s: float) -> None:
+    """Record the first execution of the module registered as ``entry`` as version 1.
+
+    No lock on this path, which every import takes: the import's end stores
+    ``loaded_at`` then looks for a record, the making of a record (_build)
+    publishes it then looks at ``loaded_at``. Whichever comes second sees the
+    other, so version 1 reaches the record at least once; push_first() keeps
+    it to once.
+    """
+    entry.duration_s = duration_s
+    entry.loaded_at = loaded_at = time.time()  # last: who sees it sees duration_s
+    record = entry._record
+    if record is not None:
+        # Someone asked for the record while the module was executing.
+        with record.lock:
+            record.push_first(duration_s, loaded_at)
+
+
+def _build(entries: list[tuple[Imported, types.ModuleType]]) -> list[ModuleRecord]:
+    """The records of those of ``entries`` still registered, made now where none is yet.
+
+    Each entry comes with its proxy, held here so that it cannot die meanwhile.
+    """
+    made = []
     with _records_lock:
-        entry = _records[key]
-        if type(entry) is tuple:
-            _records[key] = (*entry, duration_s, loaded_at)
-            return
-    # Someone asked for the record while the module was executing.
-    assert isinstance(entry, ModuleRecord)
-    with entry.lock:
-        entry.push_first(duration_s, loaded_at)
-
-
-def _record_from(entry: _Imported) -> ModuleRecord:
-    record = ModuleRecord(*entry[:_DURATION])
-    if len(entry) > _DURATION:
-        record.push_first(entry[_DURATION], entry[_LOADED_AT])
-    return record
-
-
-def _ref_of(entry: ModuleRecord | _Imported) -> _ProxyRef:
-    return entry[_REF] if type(entry) is tuple else entry._proxy  # type: ignore[union-attr]
-
-
-def _materialise(key: int) -> ModuleRecord:
-    with _records_lock:
-        entry = _records[key]
-        if type(entry) is tuple:
-            entry = _records[key] = _record_from(entry)
-        assert isinstance(entry, ModuleRecord)
-        return entry
+        records = []
+        for entry, _held in entries:
+            if _records.get(entry._key) is not entry:
+                continue  # unregistered since the caller found it
+            record = entry._record
+            if record is None:
+                record = ModuleRecord(
+                    entry._proxy,
+                    entry.spec,
+                    entry.wrapped,
+                    entry.source_path,
+                    entry.real_path,
+                    entry.keep,
+                    entry.signature,
+                )
+                if entry.loaded_at is not None:
+                    # Finished long ago, as a rule: complete before anyone sees it.
+                    record.push_first(entry.duration_s, entry.loaded_at)
+                else:
+                    made.append((entry, record))
+                entry._record = record
+            records.append(record)
+    # After publishing, and outside our lock (the record's own lock is taken
+    # after it elsewhere): an import that ended meanwhile may have missed it.
+    for entry, record in made:
+        if entry.loaded_at is not None:
+            with record.lock:
+                record.push_first(entry.duration_s, entry.loaded_at)
+    return records
 
 
 def unregister(proxy: types.ModuleType) -> None:
+    """Forget ``proxy``: its import failed, or it replaced itself in ``sys.modules``."""
     with _records_lock:
         entry = _records.get(id(proxy))
-        if entry is not None and _ref_of(entry)() is proxy:
+        if entry is not None and entry._proxy() is proxy:
             del _records[id(proxy)]
-
-
-class _ProxyRef(weakref.ref[types.ModuleType]):
-    """A weak reference to a proxy that knows its registry key (set after creation:
-    a Python ``__init__`` would cost a frame on every import)."""
-
-    __slots__ = ("key",)
-    key: int
-
-
-def _forget(ref: _ProxyRef) -> None:
-    # No lock: this runs when the proxy dies, which can happen inside any
-    # allocation, with the lock held by this very thread. Single dict
-    # operations are atomic under the GIL.
-    entry = _records.get(ref.key)
-    if entry is not None and _ref_of(entry) is ref:
-        _records.pop(ref.key, None)
+            entry._record = None
 
 
 def record_of(obj: object) -> ModuleRecord | None:
     """The record of ``obj`` when it is a proxy, else ``None``."""
-    key = id(obj)
-    entry = _records.get(key)
-    if entry is None or _ref_of(entry)() is not obj:
+    entry = _records.get(id(obj))
+    if entry is None or entry._proxy() is not obj:
         return None
-    if type(entry) is tuple:
-        return _materialise(key)
-    return entry  # type: ignore[return-value]
+    record = entry._record
+    if record is None:
+        built = _build([(entry, obj)])  # type: ignore[list-item]
+        record = built[0] if built else None
+    return record
 
 
 def all_records() -> Iterator[ModuleRecord]:
-    with _records_lock:
-        for key, entry in list(_records.items()):
-            if type(entry) is tuple:
-                _records[key] = _record_from(entry)
-        records = list(_records.values())
-    return iter(records)  # type: ignore[arg-type]
+    """The records of every live proxy, in the order their imports began."""
+    entries = []
+    for entry in list(_records.values()):
+        proxy = entry._proxy()
+        if proxy is not None:  # else its removal is under way
+            entries.append((entry, proxy))
+    return iter(_build(entries))
 
 
 def resolve(target: object, what: str = "reload") -> ModuleRecord:
@@ -357,3 +449,23 @@ def resolve(target: object, what: str = "reload") -> ModuleRecord:
             f"{_policy.explain(module, _policy.active)}"
         )
     return record
+
+
+def _forked() -> None:
+    """In a forked child: free the locks that threads the child does not have were holding.
+
+    A reload running in another thread at the fork left its module's lock
+    (and perhaps the registry's) taken for good: the child's first reload of
+    that module, or its watcher's first look at the registry, would wait
+    forever. Locks the forking thread holds stay: it releases them itself.
+    """
+    global _records_lock
+    _records_lock = threading.Lock()  # the forking thread never holds it across fork()
+    for entry in list(_records.values()):
+        record = entry._record
+        if record is not None and not record.lock._is_owned():  # type: ignore[attr-defined]
+            record.lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=_forked)
