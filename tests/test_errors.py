@@ -54,14 +54,14 @@ def test_unreadable_file(project: Project, mod: types.ModuleType) -> None:  # pr
 def test_unreadable_file_as_root(
     project: Project, mod: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_open = open
+    real_open = os.open
 
     def deny(path: object, *args: object, **kwargs: object) -> object:
         if str(path) == str(project.path("mod.py")):
             raise PermissionError(13, "Permission denied")
-        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("builtins.open", deny)
+    monkeypatch.setattr("os.open", deny)
     with pytest.raises(hookreload.ReloadError, match="cannot be read .Permission denied"):
         hookreload.reload(mod)
     monkeypatch.undo()

@@ -18,12 +18,13 @@ import types
 import warnings
 import weakref
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 import hookreload
 from hookreload import _versions
-from hookreload._digest import digest
+from hookreload._digest import digest, read_file, signature_of
 from tests.conftest import Project
 
 
@@ -362,3 +363,18 @@ def test_a_forked_child_reloads_a_module_another_thread_was_reloading(
         release.set()
         thread.join(10)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 2
+
+
+@pytest.mark.parametrize("size", [0, 10, 65_536, 200_000])
+def test_read_file_reads_all_and_signs_what_it_read(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "m.py"
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path.write_bytes(data)
+    assert read_file(str(path)) == (data, signature_of(os.stat(path)))
+
+
+def test_read_file_fails_as_open_would(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_file(str(tmp_path / "gone.py"))
+    with pytest.raises(IsADirectoryError):
+        read_file(str(tmp_path))

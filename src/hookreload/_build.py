@@ -15,7 +15,7 @@ import threading
 import time
 import types
 
-from ._digest import digest
+from ._digest import digest, read_file_opened
 from ._errors import ReloadError
 from ._proxy import Switch
 from ._versions import ModuleRecord
@@ -41,16 +41,19 @@ def read_source(record: ModuleRecord) -> bytes:
     """The bytes of the module's source file, as resolved at import time."""
     path = record.source_path
     try:
-        real = os.path.realpath(path)
-        if real != record.real_path:
-            # The file was swapped for a link to somewhere else: never run that.
-            raise fail(
-                record,
-                f"the source file now resolves to {real!r}, not to "
-                f"{record.real_path!r} as at import; refusing to run it",
-            )
-        with open(path, "rb") as f:
-            return f.read()
+        data, opened = read_file_opened(path)
+        if opened != record.real_path:
+            # The kernel's answer, when there is one, is the file read; a
+            # different one (a bind mount?) is checked the long way too.
+            real = os.path.realpath(path)
+            if real != record.real_path:
+                # The file was swapped for a link to somewhere else: never run that.
+                raise fail(
+                    record,
+                    f"the source file now resolves to {real!r}, not to "
+                    f"{record.real_path!r} as at import; refusing to run it",
+                )
+        return data
     except FileNotFoundError:
         raise fail(record, "the source file is gone; restore it to reload") from None
     except IsADirectoryError:

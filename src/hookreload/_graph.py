@@ -26,6 +26,7 @@ import weakref
 
 from . import _log
 from ._changes import dependency_order
+from ._digest import read_file
 from ._versions import ModuleRecord, Version, all_records
 
 TYPE_CHECKING = False
@@ -184,8 +185,7 @@ def _code_of(record: ModuleRecord, version: Version) -> types.CodeType | None:
         if get_code is not None:
             code = get_code(record.name)
         if code is None:
-            with open(record.source_path, "rb") as f:
-                source = f.read()
+            source = read_file(record.source_path)[0]
             code = compile(source, record.source_path, "exec", dont_inherit=True)
     except Exception as exc:
         # A file broken since: its imports are unknown until it reloads.

@@ -19,7 +19,7 @@ import time
 from . import _hook, _log
 from ._batch import reload_batch
 from ._changes import Debouncer
-from ._digest import Signature, digest, signature_of
+from ._digest import Signature, digest, read_file
 from ._events import ReloadEvent
 from ._reload import Blocked
 from ._sources import Sources
@@ -395,8 +395,7 @@ def notice(record: ModuleRecord) -> None:
 def _differs(sources: Sources, path: str) -> bool:
     """Whether a module of ``path`` would reload: its content differs, or it cannot be read."""
     try:
-        with open(path, "rb") as f:
-            source_hash = digest(f.read())
+        source_hash = digest(read_file(path)[0])
     except OSError:
         return True
     return any(r.history and r.live.source_hash != source_hash for r in sources.records(path))
@@ -421,10 +420,7 @@ def changed_records(
         if not records:
             continue
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-                # Read first, then stat: a write in between moves the signature.
-                signature = signature_of(os.fstat(f.fileno()))
+            data, signature = read_file(path)
         except OSError:
             if sources.mark_gone(path):
                 changed.extend(r for r in records if r.history)
