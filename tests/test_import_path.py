@@ -24,7 +24,7 @@ import pytest
 
 import hookreload
 from hookreload import _versions
-from hookreload._digest import digest, read_file, signature_of
+from hookreload._digest import digest, read_file, read_file_opened, signature_of
 from tests.conftest import Project
 
 
@@ -378,3 +378,19 @@ def test_read_file_fails_as_open_would(tmp_path: Path) -> None:
         read_file(str(tmp_path / "gone.py"))
     with pytest.raises(IsADirectoryError):
         read_file(str(tmp_path))
+
+
+def test_without_proc_a_reload_checks_the_real_path_the_long_way(
+    project: Project, hook: hookreload.Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write("mod.py", "X = 1\n")
+    mod = project.load("mod")
+
+    def no_proc(path: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    monkeypatch.setattr(os, "readlink", no_proc)
+    assert read_file_opened(str(project.path("mod.py"))) == (b"X = 1\n", None)
+    project.write("mod.py", "X = 2\n")
+    hookreload.reload(mod)
+    assert mod.X == 2
