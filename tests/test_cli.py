@@ -197,13 +197,18 @@ def test_edit_broken_save_and_recovery_in_a_real_process(tmp_path: Path, entry: 
         tmp_path,
         """
         import sys, time, hookreload, served
-        hookreload.on_reload(lambda event: print("event ok" if event.ok else "event failed", flush=True))
+
+        def say(line):  # one write: the watcher thread's lines cannot cut into it
+            sys.stdout.write(line + "\\n")
+            sys.stdout.flush()
+
+        hookreload.on_reload(lambda event: say("event ok" if event.ok else "event failed"))
         last = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             now = served.answer()
             if now != last:
-                print("answer", now, flush=True)
+                say(f"answer {now}")
                 last = now
             if now == "three":
                 sys.exit(0)
