@@ -1524,6 +1524,124 @@ def batch_reload(settings: Settings) -> CaseResult:
     return result
 
 
+# -- a reload in a busy program ------------------------------------------------------
+
+BUSY_PACKAGE = "hrbench_busy"
+BUSY_THREADS = 3
+
+BUSY_CODE = """
+import json, os, sys, threading, time
+# Unpinned, as a service is: on one CPU a busy thread could not take the GIL
+# while the reload is in a system call.
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+args = json.loads(sys.argv[1])
+sys.path.insert(0, args["root"])
+import hookreload
+
+package = args["package"]
+path = os.path.join(args["root"], package, "m.py")
+
+
+def write(revision):
+    body = "".join(f"def f{k}(x):\\n    return x + {k} + REVISION\\n" for k in range(30))
+    with open(path, "w") as f:
+        f.write(f"REVISION = {revision}\\n" + body)
+
+
+os.makedirs(os.path.dirname(path), exist_ok=True)
+open(os.path.join(args["root"], package, "__init__.py"), "w").close()
+write(0)
+hookreload.install(include=[package])
+import importlib
+m = importlib.import_module(package + ".m")
+stop = threading.Event()
+
+
+def busy():
+    while not stop.is_set():
+        m.f0(1)
+
+
+samples = {"alone": [], "busy": []}
+revision = 0
+for block in range(args["blocks"]):
+    for side in (["alone", "busy"] if block % 2 == 0 else ["busy", "alone"]):
+        stop.clear()
+        threads = [threading.Thread(target=busy) for _ in range(args["threads"] if side == "busy" else 0)]
+        for t in threads:
+            t.start()
+        for _ in range(args["per_block"]):
+            revision += 1
+            write(revision)
+            start = time.perf_counter()
+            hookreload.reload(m)
+            samples[side].append(time.perf_counter() - start)
+            assert m.REVISION == revision
+        stop.set()
+        for t in threads:
+            t.join()
+print(json.dumps({"python": sys.version.split()[0], "samples": samples}))
+"""
+
+
+def busy_reload(settings: Settings) -> CaseResult:
+    blocks = settings.pick(10, 2)
+    per_block = settings.pick(10, 4)
+    result = CaseResult(
+        "busy",
+        f"A reload while {BUSY_THREADS} threads call the module",
+        f"A fresh interpreter imports a module of 30 functions under the hook, then reloads it "
+        f"after each rewrite, in blocks of {per_block}: alone, and while {BUSY_THREADS} threads "
+        "call one of its functions in a loop, the blocks alternating, "
+        f"{blocks} of each, on every CPU of the machine (this case undoes the run's pinning). "
+        "Wall-clock time of `hookreload.reload()` only, the rewrite outside "
+        "it: the time the reloading thread waits. Under the GIL every system call the reload "
+        "makes lets a busy thread in, and getting the GIL back takes up to a switch interval "
+        "(5 ms) per busy thread, so the figure counts a reload's system calls more than its "
+        "work: reading the source takes five (see `_digest.read_file_opened`). Which thread "
+        "the operating system wakes first decides each wait, so the busy figures vary "
+        "several-fold from run to run. For the record: no target.",
+    )
+    args = {
+        "package": BUSY_PACKAGE,
+        "threads": BUSY_THREADS,
+        "blocks": blocks,
+        "per_block": per_block,
+    }
+    with _scratch() as tmp:
+        script = Path(tmp) / "busy_bench.py"
+        script.write_text(BUSY_CODE)
+        args["root"] = tmp
+        proc = run_python(PYTHON, [str(script), json.dumps(args)], TIMEOUT)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    samples: dict[str, list[float]] = out["samples"]
+    result.measurements.append(
+        Measurement(
+            f"one reload with {BUSY_THREADS} threads calling the module / alone "
+            f"(Python {out['python']})",
+            ratio_of_medians(samples["busy"], samples["alone"]),
+            "x",
+        )
+    )
+    result.tables.append(
+        Table(
+            ["", "median", "min", "max"],
+            [
+                [
+                    f"{BUSY_THREADS} threads busy" if name == "busy" else name,
+                    ms(median(s)),
+                    ms(min(s)),
+                    ms(max(s)),
+                ]
+                for name, s in samples.items()
+            ],
+            f"Wall-clock time of one reload, {len(samples['busy'])} of each.",
+        )
+    )
+    return result
+
+
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
@@ -1536,6 +1654,7 @@ CASES: dict[str, Case] = {
         Case("watch", "the watcher's edit-to-live latency and idle CPU", watcher),
         Case("service", "a service edited under load, against uvicorn --reload", service),
         Case("hold", "entering and leaving hookreload.hold()", holds),
+        Case("busy", "a reload while threads call the module", busy_reload),
         Case("batch", "an atomic batch of 20 modules against one by one", batch_reload),
         Case("patch", "patch mode's cost on a 1,000-line module", patch_cost),
         Case("compare", "applying an edit: against importlib, autoreload, jurigged", compare),
