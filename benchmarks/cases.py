@@ -1406,6 +1406,17 @@ def holds(settings: Settings) -> CaseResult:
     return result
 
 
+def _run_script(code: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter, given ``args`` and ``root`` (a scratch folder)
+    as JSON in ``sys.argv[1]``; the last line it prints, parsed."""
+    with _scratch() as tmp:
+        script = Path(tmp) / "bench_script.py"
+        script.write_text(code)
+        proc = run_python(PYTHON, [str(script), json.dumps({**args, "root": tmp})], TIMEOUT)
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
 # -- atomic batches (issue 7) -----------------------------------------------------
 
 BATCH_PACKAGE = "hrbench_batch"
@@ -1498,12 +1509,7 @@ def batch_reload(settings: Settings) -> CaseResult:
         "warmup": 2,
         "rounds": rounds,
     }
-    with _scratch() as tmp:
-        script = Path(tmp) / "batch_bench.py"
-        script.write_text(BATCH_CODE)
-        args["root"] = tmp
-        proc = run_python(PYTHON, [str(script), json.dumps(args)], TIMEOUT)
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _run_script(BATCH_CODE, args)
     samples: dict[str, list[float]] = out["samples"]
     result.measurements.append(
         Measurement(
@@ -1609,12 +1615,7 @@ def busy_reload(settings: Settings) -> CaseResult:
         "blocks": blocks,
         "per_block": per_block,
     }
-    with _scratch() as tmp:
-        script = Path(tmp) / "busy_bench.py"
-        script.write_text(BUSY_CODE)
-        args["root"] = tmp
-        proc = run_python(PYTHON, [str(script), json.dumps(args)], TIMEOUT)
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _run_script(BUSY_CODE, args)
     samples: dict[str, list[float]] = out["samples"]
     result.measurements.append(
         Measurement(

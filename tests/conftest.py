@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import itertools
 import os
 import sys
 import textwrap
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,31 @@ class Project:
 
     def load(self, rel: str = "") -> types.ModuleType:
         return importlib.import_module(self.name(rel))
+
+
+class LoaderFinder(importlib.abc.MetaPathFinder):
+    """Another import hook: the modules of ``package``, found as usual, loaded by ``loader``.
+
+    ``loader`` is a ``SourceFileLoader`` subclass, made as ``loader(fullname, path)``.
+    """
+
+    def __init__(self, package: str, loader: type[importlib.machinery.SourceFileLoader]) -> None:
+        self.package = package
+        self.loader = loader
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(self.package + "."):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None:  # pragma: no cover - every module asked exists
+            return None
+        spec.loader = self.loader(fullname, spec.origin)
+        return spec
 
 
 @pytest.fixture

@@ -309,11 +309,20 @@ def test_async_holds_nest_and_close() -> None:
     asyncio.run(main())
 
 
-def test_an_async_hold_awaits_a_pending_swap_without_blocking_the_loop() -> None:
-    """Task A holds; a thread's swap waits for it; task C's new hold awaits, the loop runs on."""
+@pytest.mark.parametrize("parent_held", [False, True])
+def test_an_async_hold_awaits_a_pending_swap_without_blocking_the_loop(parent_held: bool) -> None:
+    """Task A holds; a thread's swap waits for it; task C's new hold awaits, the loop runs on.
+
+    Also when the task that starts A and C held before: they find its record in the
+    context they copied, and each makes its own (sharing it, C would count as nested
+    in A's hold and pass the swap: no writer preference, reloads starved).
+    """
     events: list[str] = []
 
     async def main() -> None:
+        if parent_held:
+            async with hookreload.hold():
+                pass
         release = asyncio.Event()
         a_open = asyncio.Event()
 
@@ -330,11 +339,10 @@ def test_an_async_hold_awaits_a_pending_swap_without_blocking_the_loop() -> None
         task_a = asyncio.create_task(a())
         await a_open.wait()
         swap = Worker(lambda: _swap_and_log(events))
-        while _hold._gate != _hold._DRAINING:
-            await asyncio.sleep(0.001)
+        await poll(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
         task_c = asyncio.create_task(c())
-        while not _hold._async_waiters:  # C parked on a future, the loop still runs
-            await asyncio.sleep(0.001)
+        # C parked on a future, the loop still runs.
+        await poll(lambda: _hold._async_waiters, "C waits for the swap")
         await asyncio.sleep(0.01)
         assert events == []
         release.set()
@@ -386,40 +394,6 @@ def test_a_task_started_inside_a_hold_passes_a_waiting_swap_while_that_hold_is_o
         await asyncio.to_thread(swap.join)
 
     asyncio.run(main())
-
-
-def test_tasks_started_from_one_context_each_keep_their_own_record() -> None:
-    """Siblings share the context their parent made its record in, never its depth."""
-    events: list[str] = []
-
-    async def main() -> None:
-        async with hookreload.hold():  # the parent's record is now in its context
-            pass
-        release = asyncio.Event()
-        a_open = asyncio.Event()
-
-        async def a() -> None:
-            async with hookreload.hold():
-                a_open.set()
-                await release.wait()
-                events.append("A closes")
-
-        async def b() -> None:
-            async with hookreload.hold():  # B's first hold: not nested in A's
-                events.append("B open")
-
-        task_a = asyncio.create_task(a())
-        await a_open.wait()
-        swap = Worker(lambda: _swap_and_log(events))
-        await poll(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
-        task_b = asyncio.create_task(b())
-        await poll(lambda: _hold._async_waiters, "B waits for the swap (writer preference)")
-        release.set()
-        await asyncio.wait_for(asyncio.gather(task_a, task_b), TIMEOUT)
-        await asyncio.to_thread(swap.join)
-
-    asyncio.run(main())
-    assert events == ["A closes", "swap", "B open"]
 
 
 def test_an_async_generator_closed_by_another_task_closes_its_hold() -> None:

@@ -16,7 +16,7 @@ import pytest
 import hookreload
 from hookreload import _proxy
 from hookreload._finder import HookFinder
-from tests.conftest import Project
+from tests.conftest import LoaderFinder, Project
 
 
 def test_install_puts_finder_first_and_uninstall_removes_it() -> None:
@@ -174,29 +174,9 @@ class _Transformer(importlib.machinery.SourceFileLoader):
         return compile(bytes(data).replace(b"ORIGINAL", b"TRANSFORMED"), path, "exec")
 
 
-class _TransformingFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, package: str) -> None:
-        self.package = package
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Sequence[str] | None,
-        target: types.ModuleType | None = None,
-    ) -> importlib.machinery.ModuleSpec | None:
-        if not fullname.startswith(self.package + "."):
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.origin is None:
-            return None
-        return importlib.util.spec_from_file_location(
-            fullname, spec.origin, loader=_Transformer(fullname, spec.origin)
-        )
-
-
 def test_other_import_hooks_keep_transforming_their_modules(project: Project) -> None:
     project.write("mod.py", "X = 'ORIGINAL'\n")
-    sys.meta_path.insert(0, _TransformingFinder(project.package))
+    sys.meta_path.insert(0, LoaderFinder(project.package, _Transformer))
     with hookreload.install(include=[project.package]):
         mod = project.load("mod")
     assert hookreload.is_proxy(mod)

@@ -17,7 +17,6 @@ import threading
 import types
 import warnings
 import weakref
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ import pytest
 import hookreload
 from hookreload import _versions
 from hookreload._digest import digest, read_file, read_file_opened, signature_of
-from tests.conftest import Project
+from tests.conftest import LoaderFinder, Project
 
 
 def test_a_record_dies_with_its_proxy_though_the_namespace_lives(
@@ -194,7 +193,6 @@ def test_without_a_bytecode_cache_the_loader_makes_the_stat_itself(
 def test_the_source_loader_runs_what_is_not_a_module_plainly(
     project: Project, hook: hookreload.Hook
 ) -> None:
-    import types
 
     project.write("plainly.py", "X = 1\n")
     mod = project.load("plainly")
@@ -239,25 +237,6 @@ class _OwnSourceLoader(importlib.machinery.SourceFileLoader):
     """A loader of another import hook's: a subclass, so wrapped rather than replaced."""
 
 
-class _OwnFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, package: str) -> None:
-        self.package = package
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Sequence[str] | None,
-        target: types.ModuleType | None = None,
-    ) -> importlib.machinery.ModuleSpec | None:
-        if not fullname.startswith(self.package + "."):
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None:  # pragma: no cover - every module asked for exists
-            return None
-        spec.loader = _OwnSourceLoader(fullname, spec.origin)  # type: ignore[arg-type]
-        return spec
-
-
 def _behind(hook: hookreload.Hook, finder: importlib.abc.MetaPathFinder) -> None:
     """Put ``finder`` right behind hookreload's, where another hook installed later goes."""
     sys.meta_path.insert(sys.meta_path.index(hook.finder) + 1, finder)
@@ -269,7 +248,7 @@ def test_another_hooks_loader_is_wrapped_and_everything_else_is_its_own(
     from hookreload._loader import HookLoader
 
     project.write("own.py", "X = 1\n")
-    _behind(hook, _OwnFinder(project.package))
+    _behind(hook, LoaderFinder(project.package, _OwnSourceLoader))
     mod = project.load("own")
     loader = mod.__loader__
     assert type(loader) is HookLoader and type(loader.wrapped) is _OwnSourceLoader
@@ -284,7 +263,7 @@ def test_a_module_failing_under_a_wrapped_loader_leaves_no_entry(
     project: Project, hook: hookreload.Hook
 ) -> None:
     project.write("fails.py", "X = 1\nraise RuntimeError('at import')\n")
-    _behind(hook, _OwnFinder(project.package))
+    _behind(hook, LoaderFinder(project.package, _OwnSourceLoader))
     project.load()  # the package, registered
     before = len(_versions._records)
     with pytest.raises(RuntimeError, match="at import"):
