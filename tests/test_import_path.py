@@ -6,11 +6,13 @@ and builds nothing else; these tests pin what that must still guarantee.
 
 from __future__ import annotations
 
+import copy
 import gc
 import importlib
 import importlib.abc
 import importlib.machinery
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -373,3 +375,20 @@ def test_without_proc_a_reload_checks_the_real_path_the_long_way(
     project.write("mod.py", "X = 2\n")
     hookreload.reload(mod)
     assert mod.X == 2
+
+
+@pytest.mark.parametrize("hooked", [False, True], ids=["replaced", "wrapped"])
+def test_a_copied_or_pickled_spec_holds_the_loader_ours_stands_for(
+    project: Project, hook: hookreload.Hook, hooked: bool
+) -> None:
+    project.write("copied.py", "X = 1\n")
+    if hooked:
+        _behind(hook, LoaderFinder(project.package, _OwnSourceLoader))
+    mod = project.load("copied")
+    assert _versions.record_of(mod) is not None  # the record, with its lock, exists
+    expected = _OwnSourceLoader if hooked else importlib.machinery.SourceFileLoader
+    for spec in (copy.deepcopy(mod.__spec__), pickle.loads(pickle.dumps(mod.__spec__))):
+        assert type(spec.loader) is expected
+        assert (spec.loader.name, spec.loader.path) == (mod.__name__, mod.__file__)
+        assert spec.loader.get_source(mod.__name__) == "X = 1\n"
+    assert hookreload.is_proxy(mod)  # the copies changed nothing

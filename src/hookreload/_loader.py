@@ -21,7 +21,7 @@ from ._versions import Imported, ModuleRecord
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
-    from typing import Any
+    from typing import Any, SupportsIndex
 
     from ._digest import Signature
 
@@ -60,6 +60,15 @@ class HookLoader(Imported):
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wrapped, name)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # A copy or pickle (of a spec, say) is the loader we stand for: the
+        # registry entry, with its lock, is this import's, not the copy's.
+        # (copy.copy rebuilds it: the wrapped loader's own reduction names
+        # its class, which a pickler checks against ours.)
+        import copy  # here: `import hookreload` stays cheap
+
+        return (copy.copy, (self.wrapped,))
 
     def __repr__(self) -> str:
         return f"<hookreload loader for {self.wrapped!r}>"
@@ -103,6 +112,10 @@ class SourceHookLoader(Imported, SourceFileLoader):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"<hookreload loader for {self.path!r}>"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # As HookLoader's: a copy is the plain loader this one took the place of.
+        return (SourceFileLoader, (self.name, self.path))
 
     def path_stats(self, path: str) -> dict[str, Any]:
         """The standard answer, from the stat that the import records too.
