@@ -56,6 +56,15 @@ def _scratch() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="hookreload-bench-")
 
 
+def _spread(samples: dict[str, list[float]], caption: str) -> Table:
+    """A table of each side's median, min and max, in ms."""
+    return Table(
+        ["", "median", "min", "max"],
+        [[name, ms(median(s)), ms(min(s)), ms(max(s))] for name, s in samples.items()],
+        caption,
+    )
+
+
 def _alternating(rounds: int, sides: list[Any]) -> Iterator[Any]:
     """Every side once per round, the order reversed every other round."""
     for i in range(rounds):
@@ -284,13 +293,7 @@ def reload_vs_importlib(settings: Settings) -> CaseResult:
             RELOAD_LIMIT,
         )
     )
-    result.tables.append(
-        Table(
-            ["", "median", "min", "max"],
-            [[label, ms(median(s)), ms(min(s)), ms(max(s))] for label, s in samples.items()],
-            f"{len(hook)} reloads each, after an edit.",
-        )
-    )
+    result.tables.append(_spread(samples, f"{len(hook)} reloads each, after an edit."))
     return result
 
 
@@ -1521,9 +1524,8 @@ def batch_reload(settings: Settings) -> CaseResult:
         )
     )
     result.tables.append(
-        Table(
-            ["", "median", "min", "max"],
-            [[name, ms(median(s)), ms(min(s)), ms(max(s))] for name, s in samples.items()],
+        _spread(
+            samples,
             f"CPU time to reload all {BATCH_MODULES} modules, {len(samples['one batch'])} rounds.",
         )
     )
@@ -1626,17 +1628,8 @@ def busy_reload(settings: Settings) -> CaseResult:
         )
     )
     result.tables.append(
-        Table(
-            ["", "median", "min", "max"],
-            [
-                [
-                    f"{BUSY_THREADS} threads busy" if name == "busy" else name,
-                    ms(median(s)),
-                    ms(min(s)),
-                    ms(max(s)),
-                ]
-                for name, s in samples.items()
-            ],
+        _spread(
+            {"alone": samples["alone"], f"{BUSY_THREADS} threads busy": samples["busy"]},
             f"Wall-clock time of one reload, {len(samples['busy'])} of each.",
         )
     )

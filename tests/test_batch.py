@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -245,11 +247,8 @@ def test_a_batch_in_patch_mode_binds_the_kept_objects_across_modules(
     assert "Base" in events[0].patched
 
 
-def test_a_failed_patch_in_a_batch_undoes_the_others(
-    project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from hookreload import _patch
-
+def _two_patched_modules(project: Project) -> tuple[types.ModuleType, types.ModuleType, Any]:
+    """Modules ``a`` and ``b`` in patch mode, their files edited since; and ``a.f`` taken then."""
     hookreload.install(include=[project.package], patch=True)
     project.write("a.py", "def f():\n    return 'a1'\n")
     project.write("b.py", "def g():\n    return 'b1'\n")
@@ -257,6 +256,15 @@ def test_a_failed_patch_in_a_batch_undoes_the_others(
     f = a.f  # type: ignore[attr-defined]
     project.write("a.py", "def f():\n    return 'a2'\n")
     project.write("b.py", "def g():\n    return 'b2'\n")
+    return a, b, f
+
+
+def test_a_failed_patch_in_a_batch_undoes_the_others(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hookreload import _patch
+
+    a, b, f = _two_patched_modules(project)
     real_apply = _patch.apply
 
     def apply(module: str, old_ns: dict[str, object], new_ns: dict[str, object]) -> _patch.Patch:
@@ -331,13 +339,7 @@ def test_a_failed_revert_in_a_batch_rollback_puts_the_others_back(
 ) -> None:
     from hookreload import _patch
 
-    hookreload.install(include=[project.package], patch=True)
-    project.write("a.py", "def f():\n    return 'a1'\n")
-    project.write("b.py", "def g():\n    return 'b1'\n")
-    a, b = project.load("a"), project.load("b")
-    f = a.f  # type: ignore[attr-defined]
-    project.write("a.py", "def f():\n    return 'a2'\n")
-    project.write("b.py", "def g():\n    return 'b2'\n")
+    a, b, f = _two_patched_modules(project)
     hookreload.reload(a, b)
     real_revert = _patch.Patch.revert
 

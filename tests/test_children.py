@@ -205,6 +205,15 @@ def _environ(**extra: str) -> dict[str, str]:
     return env
 
 
+def _probe(tmp_path: Path, code: str) -> Path:
+    """probe.py: a program that runs ``code`` in a child Python (``-c``) and waits for it."""
+    path = tmp_path / "probe.py"
+    path.write_text(
+        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {code!r}], check=True)\n"
+    )
+    return path
+
+
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
     """Run a parent to its end; its whole session is killed however it ends."""
     proc = subprocess.Popen(
@@ -268,9 +277,7 @@ def test_the_command_can_leave_children_alone(tmp_path: Path, how: list[str]) ->
     options = [word for word in how if word.startswith("--")]
     env = _environ(**dict(word.split("=") for word in how if "=" in word))
     code = "import sys, hookreload; print(hookreload._hook.active())"
-    (tmp_path / "probe.py").write_text(
-        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {code!r}], check=True)\n"
-    )
+    _probe(tmp_path, code)
     script = [str(tmp_path / "probe.py")]
     status, out, err = _run([sys.executable, "-m", "hookreload", *options, *script], tmp_path, env)
     assert status == 0, err
@@ -298,9 +305,7 @@ def test_the_shadowed_sitecustomize_still_runs_and_its_path_entry_goes(tmp_path:
         "print(getattr(builtins, 'THEIRS_RAN', False), hookreload._hook.active() is not None, "
         "any('_boot' in p for p in sys.path), sys.modules['sitecustomize'].__file__)"
     )
-    (tmp_path / "probe.py").write_text(
-        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {code!r}], check=True)\n"
-    )
+    _probe(tmp_path, code)
     env = _environ(PYTHONPATH=str(theirs))
     status, out, err = _run(
         [sys.executable, "-m", "hookreload", str(tmp_path / "probe.py")], tmp_path, env
@@ -318,9 +323,7 @@ def test_a_child_program_installing_its_own_options_replaces_the_inherited_hook(
         "after = hookreload.install(include=['mine'], patch=True); "
         "print(before.include, after.include, after.patch, before.installed)"
     )
-    (tmp_path / "probe.py").write_text(
-        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {code!r}], check=True)\n"
-    )
+    _probe(tmp_path, code)
     status, out, err = _run(
         [sys.executable, "-m", "hookreload", "--include", "work", str(tmp_path / "probe.py")],
         tmp_path,
@@ -339,9 +342,7 @@ def test_a_child_starts_its_watcher_with_its_first_proxied_module(tmp_path: Path
         "import work; "
         "print(hookreload.is_proxy(work), names())"
     )
-    (tmp_path / "probe.py").write_text(
-        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {code!r}], check=True)\n"
-    )
+    _probe(tmp_path, code)
     status, out, err = _run(
         [sys.executable, "-m", "hookreload", "--include", "work", str(tmp_path / "probe.py")],
         tmp_path,
@@ -496,9 +497,7 @@ def test_the_command_s_check_and_time_outs_reach_the_children(tmp_path: Path) ->
         "import hookreload; hook = hookreload._hook.active(); "
         "print(hook.validate, hook.reload_timeout, hook.patch, hook.dependents, hook.exclude)"
     )
-    (tmp_path / "probe.py").write_text(
-        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {code!r}], check=True)\n"
-    )
+    _probe(tmp_path, code)
     args = ["--check", "true", "--reload-timeout", "5", "--patch", "--no-dependents"]
     status, out, err = _run(
         [sys.executable, "-m", "hookreload", *args, "--exclude", "x", str(tmp_path / "probe.py")],

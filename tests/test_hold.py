@@ -7,6 +7,7 @@ or Events, never bare sleeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import os
@@ -75,6 +76,44 @@ class Worker:
         if self.error is not None:
             raise self.error
         return self.result
+
+
+@contextlib.contextmanager
+def held_in_a_thread() -> Iterator[None]:
+    """A thread inside a hold for the length of the block (open when it starts)."""
+    opened, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with hookreload.hold():
+            opened.set()
+            assert release.wait(TIMEOUT)
+
+    worker = Worker(holder)
+    try:
+        assert opened.wait(TIMEOUT)
+        yield
+    finally:
+        release.set()
+        worker.join()
+
+
+@contextlib.asynccontextmanager
+async def held_in_a_task() -> AsyncIterator[None]:
+    """A task inside an async hold for the length of the block (open when it starts)."""
+    opened, release = asyncio.Event(), asyncio.Event()
+
+    async def request() -> None:
+        async with hookreload.hold():
+            opened.set()
+            await release.wait()
+
+    task = asyncio.create_task(request())
+    try:
+        await asyncio.wait_for(opened.wait(), TIMEOUT)
+        yield
+    finally:
+        release.set()
+        await asyncio.wait_for(task, TIMEOUT)
 
 
 def test_holds_nest_and_count_per_thread() -> None:
@@ -151,21 +190,12 @@ def test_a_nested_hold_passes_a_waiting_swap() -> None:
 
 def test_holds_open_longer_than_the_time_out_defer_the_swap() -> None:
     hookreload.install(include=["hr_no_such_package"], hold_timeout=0.05)
-    opened, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with hookreload.hold():
-            opened.set()
-            assert release.wait(TIMEOUT)
-
-    a = Worker(holder)
-    try:
-        assert opened.wait(TIMEOUT)
-        with pytest.raises(HoldTimeout) as caught, swapping(["app.models", "app.views"]):
-            raise AssertionError("the swap ran while a hold was open")
-    finally:
-        release.set()
-        a.join()
+    with (
+        held_in_a_thread(),
+        pytest.raises(HoldTimeout) as caught,
+        swapping(["app.models", "app.views"]),
+    ):
+        raise AssertionError("the swap ran while a hold was open")
     error = caught.value
     assert isinstance(error, hookreload.ReloadError)
     assert error.modules == ("app.models", "app.views")
@@ -183,30 +213,19 @@ def test_holds_open_longer_than_the_time_out_defer_the_swap() -> None:
 
 def test_holds_waiting_behind_a_swap_that_gives_up_go_on() -> None:
     hookreload.install(include=["hr_no_such_package"], hold_timeout=0.2)
-    opened, release = threading.Event(), threading.Event()
     late_opened = threading.Event()
-
-    def holder() -> None:
-        with hookreload.hold():
-            opened.set()
-            assert release.wait(TIMEOUT)
 
     def late() -> None:
         until(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
         with hookreload.hold():
             late_opened.set()
 
-    a = Worker(holder)
-    try:
-        assert opened.wait(TIMEOUT)
+    with held_in_a_thread():
         c = Worker(late)
         with pytest.raises(HoldTimeout):
             swapping(["m"]).__enter__()
         c.join()
         assert late_opened.is_set()
-    finally:
-        release.set()
-        a.join()
 
 
 def test_a_swap_waits_for_another_swap_within_its_time_out() -> None:
@@ -231,19 +250,9 @@ def test_a_swap_waits_for_another_swap_within_its_time_out() -> None:
 def test_no_time_out_waits_as_long_as_it_takes() -> None:
     hookreload.install(include=["hr_no_such_package"], hold_timeout=None)
     assert _hold._timeout() is None
-    opened, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with hookreload.hold():
-            opened.set()
-            assert release.wait(TIMEOUT)
-
-    a = Worker(holder)
-    assert opened.wait(TIMEOUT)
-    w = Worker(lambda: swapping(["a"]).__enter__().__exit__(None, None, None))
-    until(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
-    release.set()
-    a.join()
+    with held_in_a_thread():
+        w = Worker(lambda: swapping(["a"]).__enter__().__exit__(None, None, None))
+        until(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
     w.join()
 
 
@@ -448,23 +457,12 @@ def test_a_cancelled_async_hold_waiting_for_a_swap_is_not_counted() -> None:
 
 def test_a_swap_on_a_loop_thread_with_async_holds_open_is_deferred_at_once() -> None:
     async def main() -> None:
-        release = asyncio.Event()
-        opened = asyncio.Event()
-
-        async def request() -> None:
-            async with hookreload.hold():
-                opened.set()
-                await release.wait()
-
-        task = asyncio.create_task(request())
-        await opened.wait()
-        # Not inside a hold itself, but waiting here would stop the loop
-        # that must run the hold to its end.
-        with pytest.raises(HoldTimeout, match="event loop.*deferred") as caught:
-            swapping(["m"]).__enter__()
+        async with held_in_a_task():
+            # Not inside a hold itself, but waiting here would stop the loop
+            # that must run the hold to its end.
+            with pytest.raises(HoldTimeout, match="event loop.*deferred") as caught:
+                swapping(["m"]).__enter__()
         assert caught.value.waited_s == 0.0
-        release.set()
-        await task
 
     asyncio.run(main())
 
@@ -473,24 +471,12 @@ def test_a_sync_hold_on_a_loop_thread_passes_a_waiting_swap() -> None:
     """Blocking there would stop the loop, and with it the task holding the swap up."""
 
     async def main() -> None:
-        release = asyncio.Event()
-        opened = asyncio.Event()
-
-        async def request() -> None:
-            async with hookreload.hold():
-                opened.set()
-                await release.wait()
-
-        task = asyncio.create_task(request())
-        await opened.wait()
-        swap = Worker(lambda: swapping(["m"]).__enter__().__exit__(None, None, None))
-        while _hold._gate != _hold._DRAINING:
-            await asyncio.sleep(0.001)
-        with hookreload.hold():  # another task's sync code: passes
-            pass
-        release.set()
-        await task
-        await asyncio.get_running_loop().run_in_executor(None, swap.join)
+        async with held_in_a_task():
+            swap = Worker(lambda: swapping(["m"]).__enter__().__exit__(None, None, None))
+            await poll(lambda: _hold._gate == _hold._DRAINING, "the swap waits")
+            with hookreload.hold():  # another task's sync code: passes
+                pass
+        await asyncio.to_thread(swap.join)
 
     asyncio.run(main())
 
@@ -551,16 +537,7 @@ def test_a_task_type_without_weak_references_still_holds(monkeypatch: pytest.Mon
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 def test_a_forked_child_forgets_the_holds_of_threads_it_does_not_have() -> None:
-    opened, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with hookreload.hold():
-            opened.set()
-            assert release.wait(TIMEOUT)
-
-    a = Worker(holder)
-    try:
-        assert opened.wait(TIMEOUT)
+    with held_in_a_thread():
         with hookreload.hold(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
             pid = os.fork()
@@ -577,9 +554,6 @@ def test_a_forked_child_forgets_the_holds_of_threads_it_does_not_have() -> None:
                 finally:
                     os._exit(code)
         _, status = os.waitpid(pid, 0)
-    finally:
-        release.set()
-        a.join()
     assert os.WEXITSTATUS(status) == 2
 
 

@@ -6,6 +6,7 @@ and builds nothing else; these tests pin what that must still guarantee.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import importlib
@@ -19,6 +20,7 @@ import threading
 import types
 import warnings
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -273,6 +275,28 @@ def test_a_module_failing_under_a_wrapped_loader_leaves_no_entry(
     assert len(_versions._records) == before
 
 
+@contextlib.contextmanager
+def held_by_another_thread(*locks: contextlib.AbstractContextManager[object]) -> Iterator[None]:
+    """Another thread holds ``locks`` for the length of the block: a reload under way there."""
+    held, release = threading.Event(), threading.Event()
+
+    def reloading() -> None:
+        with contextlib.ExitStack() as stack:
+            for lock in locks:
+                stack.enter_context(lock)
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=reloading, daemon=True)
+    thread.start()
+    try:
+        assert held.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join(10)
+
+
 def test_a_forked_child_frees_the_locks_of_threads_it_does_not_have(
     project: Project, hook: hookreload.Hook
 ) -> None:
@@ -282,17 +306,7 @@ def test_a_forked_child_frees_the_locks_of_threads_it_does_not_have(
     record = _versions.record_of(mod)
     mine = _versions.record_of(sys.modules[project.package])
     assert record is not None and mine is not None
-    held, release = threading.Event(), threading.Event()
-
-    def reloading() -> None:  # a reload under way in another thread at the fork
-        with _versions._records_lock, record.lock:
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=reloading, daemon=True)
-    thread.start()
-    try:
-        assert held.wait(10)
+    with held_by_another_thread(_versions._records_lock, record.lock):
         with mine.lock:
             mine_lock = mine.lock
             _versions._forked()
@@ -303,9 +317,6 @@ def test_a_forked_child_frees_the_locks_of_threads_it_does_not_have(
         project.write("mod.py", "X = 2\n")
         hookreload.reload(mod)
         assert mod.X == 2
-    finally:
-        release.set()
-        thread.join(10)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
@@ -316,17 +327,7 @@ def test_a_forked_child_reloads_a_module_another_thread_was_reloading(
     mod = project.load("mod")
     record = _versions.record_of(mod)
     assert record is not None
-    held, release = threading.Event(), threading.Event()
-
-    def reloading() -> None:
-        with record.lock:
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=reloading, daemon=True)
-    thread.start()
-    try:
-        assert held.wait(10)
+    with held_by_another_thread(record.lock):
         project.write("mod.py", "X = 2\n")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
@@ -340,9 +341,6 @@ def test_a_forked_child_reloads_a_module_another_thread_was_reloading(
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-    finally:
-        release.set()
-        thread.join(10)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 2
 
 

@@ -203,10 +203,7 @@ class Single:
             if not problems
             else "counter: see the problems below"
         )
-        times = ", ".join(
-            f"{1000 * s:.0f} ms ({what})"
-            for what, s in zip(["the rewrite", "the fix"], self.live_after.values(), strict=False)
-        )
+        times = edit_times(self.live_after)
         show(f"edit to live (save to the first answer from the new code): {times}")
         show("the broken save: reported, and the previous version went on answering")
         return report(problems)
@@ -306,10 +303,7 @@ class Several:
             if not problems
             else "counters: see the problems below"
         )
-        times = ", ".join(
-            f"{1000 * s:.0f} ms ({what})"
-            for what, s in zip(["the rewrite", "the fix"], self.live_after.values(), strict=False)
-        )
+        times = edit_times(self.live_after)
         show(f"edit to live in every worker (save to the last worker's first new answer): {times}")
         return report(problems)
 
@@ -328,6 +322,14 @@ def check_workers(probe: Probe, workers: int) -> list[str]:
         if BROKEN in messages or messages != sorted(messages, key=order.index):
             problems.append(f"worker {pid} answered from the wrong versions: {set(messages)}")
     return problems
+
+
+def edit_times(live_after: dict[str, float]) -> str:
+    """``live_after``'s seconds, in the order of the edits: "12 ms (the rewrite), ..."."""
+    return ", ".join(
+        f"{1000 * s:.0f} ms ({what})"
+        for what, s in zip(["the rewrite", "the fix"], live_after.values(), strict=False)
+    )
 
 
 def report(problems: list[str]) -> int:
