@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import gc
 import os
+import sys
 import threading
 import time
 import warnings
@@ -44,6 +45,22 @@ def gate_left_open() -> Iterator[None]:
     assert _hold._writer is None
     assert not _hold._writers.locked()
     assert _hold._async_waiters == []
+
+
+@pytest.fixture(params=["asyncio's dict", "asyncio.current_task()"])
+def task_lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Async holds find the running task both ways: as on CPython 3.10-3.13, and as on 3.14.
+
+    3.14's C tasks keep the running task in the thread state, and its C
+    module has no ``_current_tasks`` for ``asyncio.tasks`` to import: taken
+    away here, as it is there.
+    """
+    if request.param != "asyncio's dict":
+        monkeypatch.delattr(sys.modules["_asyncio"], "_current_tasks", raising=False)
+    _hold._bind_asyncio()
+    yield request.param
+    monkeypatch.undo()
+    _hold._bind_asyncio()
 
 
 async def poll(predicate: Callable[[], object], what: str) -> None:
@@ -301,6 +318,28 @@ def test_hold_timeout_is_an_option_of_the_hook() -> None:
 # -- asyncio ------------------------------------------------------------------------
 
 
+def test_async_holds_read_the_running_task_where_asyncio_keeps_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In one C call from the dict asyncio's C tasks update (3.10-3.13); else by asking asyncio."""
+    updated = asyncio.tasks._current_tasks  # type: ignore[attr-defined]
+    assert _hold._task_lookup() == updated.get
+    # A dict the C tasks do not update is never read (3.14's is the pure-Python tasks').
+    monkeypatch.setattr(asyncio.tasks, "_current_tasks", {})
+    assert _hold._task_lookup() != asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+    monkeypatch.undo()
+    monkeypatch.delattr(sys.modules["_asyncio"], "_current_tasks")
+    lookup = _hold._task_lookup()
+    assert lookup != updated.get
+
+    async def main() -> None:
+        assert lookup(asyncio.get_running_loop()) is asyncio.current_task() is not None
+
+    asyncio.run(main())
+    assert lookup(None) is None
+
+
+@pytest.mark.usefixtures("task_lookup")
 def test_async_holds_nest_and_close() -> None:
     async def main() -> None:
         me = threading.get_ident()
@@ -318,6 +357,7 @@ def test_async_holds_nest_and_close() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("task_lookup")
 @pytest.mark.parametrize("parent_held", [False, True])
 def test_an_async_hold_awaits_a_pending_swap_without_blocking_the_loop(parent_held: bool) -> None:
     """Task A holds; a thread's swap waits for it; task C's new hold awaits, the loop runs on.
@@ -367,6 +407,7 @@ def _swap_and_log(events: list[str]) -> None:
         events.append("swap")
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_a_nested_async_hold_passes_a_waiting_swap() -> None:
     async def main() -> None:
         async with hookreload.hold():
@@ -385,6 +426,7 @@ def test_a_nested_async_hold_passes_a_waiting_swap() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_a_task_started_inside_a_hold_passes_a_waiting_swap_while_that_hold_is_open() -> None:
     """The parent awaits the child inside its hold: a child waiting for the swap would deadlock."""
 
@@ -405,6 +447,7 @@ def test_a_task_started_inside_a_hold_passes_a_waiting_swap_while_that_hold_is_o
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_an_async_generator_closed_by_another_task_closes_its_hold() -> None:
     async def stream() -> AsyncIterator[int]:
         async with hookreload.hold():
@@ -425,6 +468,7 @@ def test_an_async_generator_closed_by_another_task_closes_its_hold() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_a_cancelled_async_hold_waiting_for_a_swap_is_not_counted() -> None:
     async def main() -> None:
         entered, release = threading.Event(), threading.Event()
@@ -455,6 +499,7 @@ def test_a_cancelled_async_hold_waiting_for_a_swap_is_not_counted() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_a_swap_on_a_loop_thread_with_async_holds_open_is_deferred_at_once() -> None:
     async def main() -> None:
         async with held_in_a_task():
@@ -467,6 +512,7 @@ def test_a_swap_on_a_loop_thread_with_async_holds_open_is_deferred_at_once() -> 
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_a_sync_hold_on_a_loop_thread_passes_a_waiting_swap() -> None:
     """Blocking there would stop the loop, and with it the task holding the swap up."""
 
@@ -481,6 +527,7 @@ def test_a_sync_hold_on_a_loop_thread_passes_a_waiting_swap() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_an_async_hold_works_outside_an_asyncio_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """A coroutine driven by hand (or by another library): no asyncio loop at all."""
 
@@ -495,6 +542,7 @@ def test_an_async_hold_works_outside_an_asyncio_loop(monkeypatch: pytest.MonkeyP
     assert _hold._open_holds() == 0
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_code_without_a_task_never_takes_the_record_of_a_task_that_ended() -> None:
     """A context copied from a task outlives it: its record is not anyone else's."""
 
@@ -519,6 +567,7 @@ def test_code_without_a_task_never_takes_the_record_of_a_task_that_ended() -> No
     assert _hold._open_holds() == 0
 
 
+@pytest.mark.usefixtures("task_lookup")
 def test_a_task_type_without_weak_references_still_holds(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_weak_references(obj: object) -> object:
         raise TypeError(f"cannot create weak reference to {type(obj).__name__!r} object")

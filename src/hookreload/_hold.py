@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 import threading
 import time
 import weakref
@@ -145,18 +146,33 @@ def _bind_asyncio() -> None:
     """
     global _running_loop, _task_of
     import asyncio.events
-    import asyncio.tasks
 
     _running_loop = asyncio.events._get_running_loop
-    current = getattr(asyncio.tasks, "_current_tasks", None)
-    if isinstance(current, dict):
-        # CPython 3.10-3.13: the running task of each loop, read in one C call.
-        _task_of = current.get
-    else:  # pragma: no cover - a later CPython
-        current_task = asyncio.current_task
+    _task_of = _task_lookup()
 
-        def _task_of(loop: asyncio.AbstractEventLoop | None) -> object:
-            return None if loop is None else current_task(loop)
+
+def _task_lookup() -> Callable[[asyncio.AbstractEventLoop | None], object]:
+    """How to read the running task of a loop (None for no loop).
+
+    CPython 3.10-3.13 keep the running task of each loop in a dict that their
+    C tasks update: reading it is one C call. 3.14 keeps it in the thread
+    state and leaves ``asyncio.tasks._current_tasks`` to the pure-Python
+    tasks, so that an empty dict there would make every task look like code
+    without one: use the dict only where it is the one the C tasks update.
+    """
+    import asyncio.tasks
+
+    # None on 3.14 and later, and where asyncio runs without its C part.
+    updated: object = getattr(sys.modules.get("_asyncio"), "_current_tasks", None)
+    if getattr(asyncio.tasks, "_current_tasks", None) is updated and isinstance(updated, dict):
+        running: dict[object, object] = updated
+        return running.get
+    current_task = asyncio.tasks.current_task
+
+    def task_of(loop: asyncio.AbstractEventLoop | None) -> object:
+        return None if loop is None else current_task(loop)
+
+    return task_of
 
 
 def _first_running_loop() -> asyncio.AbstractEventLoop | None:
