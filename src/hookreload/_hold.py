@@ -154,17 +154,19 @@ def _bind_asyncio() -> None:
 def _task_lookup() -> Callable[[asyncio.AbstractEventLoop | None], object]:
     """How to read the running task of a loop (None for no loop).
 
-    CPython 3.10-3.13 keep the running task of each loop in a dict that their
-    C tasks update: reading it is one C call. 3.14 keeps it in the thread
-    state and leaves ``asyncio.tasks._current_tasks`` to the pure-Python
-    tasks, so that an empty dict there would make every task look like code
-    without one: use the dict only where it is the one the C tasks update.
+    CPython 3.10-3.13 keep the running task of each loop in a dict of their C
+    module's, which the tasks update as they step: reading it is one C call.
+    3.14 keeps it in the thread state instead, and the ``_current_tasks`` left
+    in ``asyncio.tasks`` is the pure-Python tasks' (empty with C tasks, so
+    every task would look like code without one): ask asyncio there. The C
+    module's dict is taken even when ``asyncio.tasks`` has one of its own
+    (``_asyncio`` imported before ``asyncio`` leaves it so on 3.12 and 3.13).
     """
     import asyncio.tasks
 
     # None on 3.14 and later, and where asyncio runs without its C part.
     updated: object = getattr(sys.modules.get("_asyncio"), "_current_tasks", None)
-    if getattr(asyncio.tasks, "_current_tasks", None) is updated and isinstance(updated, dict):
+    if isinstance(updated, dict):
         running: dict[object, object] = updated
         return running.get
     current_task = asyncio.tasks.current_task
