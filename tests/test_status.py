@@ -14,7 +14,9 @@ import textwrap
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -321,15 +323,36 @@ def test_printing_to_a_closed_stderr_is_quiet(monkeypatch: pytest.MonkeyPatch) -
     _status._print_status()
 
 
-def _reader(stream: object) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
+@contextlib.contextmanager
+def _printed(proc: subprocess.Popen[str]) -> Iterator[tuple[queue.Queue[str], queue.Queue[str]]]:
+    """The lines ``proc`` prints to stdout and to stderr, as they come.
 
-    def read() -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            lines.put(line)
+    On leaving, the process is ended, the threads reading its pipes joined
+    and the pipes closed.
+    """
+    assert proc.stdout is not None and proc.stderr is not None
+    streams = (proc.stdout, proc.stderr)
+    queues: tuple[queue.Queue[str], queue.Queue[str]] = (queue.Queue(), queue.Queue())
+    readers = [
+        threading.Thread(target=_pump, args=(stream, lines), daemon=True)
+        for stream, lines in zip(streams, queues, strict=True)
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        yield queues
+    finally:
+        proc.kill()
+        proc.wait()
+        for reader, stream in zip(readers, streams, strict=True):
+            reader.join(20)
+            assert not reader.is_alive(), "a pipe of the ended process stayed open"
+            stream.close()
 
-    threading.Thread(target=read, daemon=True).start()
-    return lines
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
 
 
 def _until(lines: queue.Queue[str], needle: str, timeout: float = 20) -> list[str]:
@@ -374,8 +397,7 @@ def test_the_command_prints_the_status_on_sigusr1(tmp_path: Path, own_handler: b
         text=True,
         cwd=tmp_path,
     )
-    try:
-        out, err = _reader(proc.stdout), _reader(proc.stderr)
+    with _printed(proc) as (out, err):
         _until(out, "ready 1")
         proc.send_signal(signal.SIGUSR1)
         if own_handler:
@@ -386,6 +408,3 @@ def test_the_command_prints_the_status_on_sigusr1(tmp_path: Path, own_handler: b
             assert table[-1].split()[:3] == ["status_mod", "v1", "1"]
         (tmp_path / "done").write_text("")
         assert proc.wait(timeout=20) == 0
-    finally:
-        proc.kill()
-        proc.wait()
