@@ -376,6 +376,23 @@ def test_without_proc_a_reload_checks_the_real_path_the_long_way(
 
 
 @pytest.mark.parametrize("hooked", [False, True], ids=["replaced", "wrapped"])
+def test_a_module_namespace_holds_the_callables_it_would_without_the_hook(
+    project: Project, hook: hookreload.Hook, hooked: bool
+) -> None:
+    """Code that collects a module's callables finds no more (toolz.curried's tests do).
+
+    The loader, which every namespace holds as ``__loader__``, is not one.
+    """
+    project.write("plain.py", "def f():\n    pass\n")
+    if hooked:
+        _behind(hook, LoaderFinder(project.package, _OwnSourceLoader))
+    mod = project.load("plain")
+    assert _versions.record_of(mod) is not None
+    assert not callable(mod.__loader__)
+    assert [name for name, value in vars(mod).items() if callable(value)] == ["f"]
+
+
+@pytest.mark.parametrize("hooked", [False, True], ids=["replaced", "wrapped"])
 def test_a_copied_or_pickled_spec_holds_the_loader_ours_stands_for(
     project: Project, hook: hookreload.Hook, hooked: bool
 ) -> None:

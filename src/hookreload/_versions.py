@@ -222,7 +222,7 @@ class ModuleRecord:
 
 
 # id(proxy) -> what its import left (see Imported), whose record is built on
-# first need. An entry leaves when its proxy dies (Imported.__call__), so an
+# first need. An entry leaves when its proxy dies (_proxy_died), so an
 # id in here always names a live proxy: cheaper on the import path than a
 # WeakKeyDictionary, which makes a reference per lookup.
 _records: dict[int, Imported] = {}
@@ -237,10 +237,12 @@ class Imported:
     what the import learnt on this object and builds nothing: its ModuleRecord
     and version 1 are made on first need, by :func:`record_of`. The loader that
     imports the module is one (``_loader.HookLoader``): the module's spec holds
-    it anyway, so the registry costs the import no object of its own, and it is
-    its proxy's weak-reference callback, so that costs none either. (Every
-    object that outlives an import costs it twice: made, then walked by each
-    garbage collection while the program's heap grows.)
+    it anyway, so the registry costs the import no object of its own besides
+    the weak reference to its proxy. (Every object that outlives an import
+    costs it twice: made, then walked by each garbage collection while the
+    program's heap grows.) It is not callable: code that collects the callables
+    of a module's namespace (``__loader__`` among them) must find what it would
+    without hookreload.
 
     The import path calls functions, not methods: the loader's ``__getattr__``
     makes every method call on it build a bound method.
@@ -278,25 +280,34 @@ class Imported:
     _proxy: weakref.ref[types.ModuleType]
     _record: ModuleRecord | None
 
-    def __call__(
-        self,
-        ref: weakref.ref[types.ModuleType],
-        # Bound here: at interpreter exit, proxies die after this module's
-        # globals are cleared (their namespaces hold this loader).
-        records: dict[int, Imported] = _records,
-    ) -> None:
-        """The proxy died: leave the registry.
 
-        No lock: this runs inside whatever allocation freed the proxy, perhaps
-        with the lock held by this very thread. Single dict operations are
-        atomic under the GIL, and the proxy's address cannot be reused by a new
-        registration before this returns.
-        """
-        if records.get(self._key) is self:
-            records.pop(self._key, None)
-        # Namespaces outlive their proxy and hold this loader (``__loader__``):
-        # they must not keep the record and its versions alive.
-        self._record = None
+class _ProxyRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a proxy that knows its registry entry, for :func:`_proxy_died`."""
+
+    __slots__ = ("entry",)
+
+    entry: Imported
+
+
+def _proxy_died(
+    ref: _ProxyRef,
+    # Bound here: at interpreter exit, proxies die after this module's
+    # globals are cleared (their namespaces hold their loaders).
+    records: dict[int, Imported] = _records,
+) -> None:
+    """A proxy died: its entry leaves the registry.
+
+    No lock: this runs inside whatever allocation freed the proxy, perhaps
+    with the lock held by this very thread. Single dict operations are
+    atomic under the GIL, and the proxy's address cannot be reused by a new
+    registration before this returns.
+    """
+    entry = ref.entry
+    if records.get(entry._key) is entry:
+        records.pop(entry._key, None)
+    # Namespaces outlive their proxy and hold its loader, the entry
+    # (``__loader__``): they must not keep the record and its versions alive.
+    entry._record = None
 
 
 def register_import(
@@ -333,7 +344,8 @@ def register_import(
     entry.duration_s = 0.0
     entry._key = key = id(proxy)
     # Weakly: the registry keeps no module alive.
-    entry._proxy = weakref.ref(proxy, entry)
+    entry._proxy = ref = _ProxyRef(proxy, _proxy_died)
+    ref.entry = entry
     _records[key] = entry
     return entry
 
