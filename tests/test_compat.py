@@ -96,9 +96,14 @@ def test_is_a_module_of_exactly_module_type_at_every_stage(
 
 
 def test_dir_is_that_of_a_plain_module(project: Project, hook: hookreload.Hook) -> None:
+    def callables(module: types.ModuleType) -> list[str]:
+        return [name for name, value in vars(module).items() if callable(value)]
+
     for mod, stage, n in _stages(project, _basic):
         plain = _plain(project, _basic(n), str(n))
         assert dir(mod) == dir(plain), stage
+        # Code that collects a module's callables finds the same (__loader__ is none).
+        assert callables(mod) == callables(plain), stage
         assert f"NAME_{n}" in dir(mod), stage
         assert [name for name in dir(mod) if name.startswith("NAME_")] == [f"NAME_{n}"], stage
 
