@@ -450,3 +450,20 @@ def test_atomically_lets_waiting_threads_take_their_turn_first(
     finally:
         stop.set()
         other.join(5)
+
+
+def test_a_rolled_back_module_is_freed_once_dropped(project: Project) -> None:
+    # A rollback puts each function back on its own code and namespace; a pin
+    # of that pair would hold the namespace for ever (pins -> namespace ->
+    # function -> code, which the pin waits to die), after the module is gone.
+    project.write("lib.py", "class Marker:\n    pass\n")
+    with hookreload.install(include=[project.package], patch=True):
+        mod = load(project, MEMORY)
+        edit(project, mod, MEMORY + "\nX = 1\n")
+        hookreload.rollback(mod)
+        first = weakref.ref(mod.MARK)
+    del mod
+    for name in [name for name in sys.modules if name.startswith(project.package)]:
+        del sys.modules[name]
+    gc.collect()
+    assert first() is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import types
 
-from ._proxy import set_function_globals
+from ._proxy import set_function_globals, unpin_own
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,6 +121,7 @@ class FunctionState:
         set_function_globals(func, self.globals)
         if func.__code__ is not self.code:
             func.__code__ = self.code
+        unpin_own(func)
         func.__defaults__ = self.defaults
         func.__kwdefaults__ = self.kwdefaults
         kind, annotations = self.annotations

@@ -177,6 +177,18 @@ def _pin(code: types.CodeType, namespace: dict[str, Any]) -> None:
     _pins[key] = (weakref.ref(code, unpin), namespace)
 
 
+def unpin_own(func: types.FunctionType) -> None:
+    """Drop the pin of the code and globals that ``func`` has again (a rollback put them back).
+
+    While ``func`` holds that namespace, it keeps it alive for the frames
+    that run its code. The pin would keep it for ever: the namespace holds
+    ``func``, and so the code that the pin waits to die (namespace -> func
+    -> code). Should ``func`` move away again, set_function_globals() pins
+    the pair again first.
+    """
+    _pins.pop((id(func.__code__), id(func.__globals__)), None)
+
+
 def set_function_globals(func: types.FunctionType, namespace: dict[str, Any]) -> None:
     """Make ``func.__globals__`` be ``namespace`` (read-only from Python; one pointer store).
 
