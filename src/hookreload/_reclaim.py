@@ -65,7 +65,8 @@ def _inside_counts(objects: dict[int, object]) -> dict[int, int]:
 def _used_from_outside(objects: dict[int, object], inside: dict[int, int]) -> list[int]:
     # getrefcount(objects[key]) counts the `objects` dict's reference and its
     # own argument: 2 that are ours. Called with no other variable holding
-    # any of these objects, so any further one comes from outside.
+    # any of these objects, so any further one comes from outside. A subscript,
+    # not a local variable: 3.14 lends a local to a call without counting it.
     return [key for key in list(objects) if sys.getrefcount(objects[key]) - 2 > inside[key]]
 
 
