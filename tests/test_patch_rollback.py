@@ -209,40 +209,74 @@ def test_a_patch_failing_part_way_leaves_the_old_code_everywhere(
     assert (inflate(5), circle.volume()) == (15, 3)
 
 
+# A wrapper whose __wrapped__ cannot be set, around a function whose closure
+# changes shape: patching it fails, after the other functions were patched.
+READ_ONLY_LIB = """
+import weakref
+
+class ReadOnly:
+    def __init__(self, fn):
+        self._fn = fn
+    @property
+    def __wrapped__(self):
+        return self._fn
+    def __call__(self, *args):
+        return self._fn(*args)
+
+class Marker:
+    made = []
+    def __init__(self):
+        Marker.made.append(weakref.ref(self))
+"""
+READ_ONLY_SOURCE = """
+from .lib import Marker, ReadOnly
+MARK = Marker()
+def first():
+    return {n}
+def make():
+    {cell}
+    def inner():
+        return {value}
+    return inner
+wrapped = ReadOnly(make())
+"""
+
+
 def test_a_wrapper_that_cannot_be_rewired_fails_the_reload_cleanly(
     project: Project, hook: hookreload.Hook
 ) -> None:
-    project.write(
-        "lib.py",
-        """
-        class ReadOnly:
-            def __init__(self, fn):
-                self._fn = fn
-            @property
-            def __wrapped__(self):
-                return self._fn
-            def __call__(self, *args):
-                return self._fn(*args)
-        """,
-    )
-    source = """
-        from .lib import ReadOnly
-        def first():
-            return {n}
-        def make():
-            {cell}
-            def inner():
-                return {value}
-            return inner
-        wrapped = ReadOnly(make())
-    """
-    mod = load(project, source.format(n=1, cell="pass", value="1"))
+    project.write("lib.py", READ_ONLY_LIB)
+    mod = load(project, READ_ONLY_SOURCE.format(n=1, cell="pass", value="1"))
     first = mod.first
-    project.write("mod.py", source.format(n=2, cell="y = 2", value="y"))
+    project.write("mod.py", READ_ONLY_SOURCE.format(n=2, cell="y = 2", value="y"))
     with pytest.raises(hookreload.ReloadError, match="while patching"):
         hookreload.reload(mod)
     assert first() == 1
     assert mod.wrapped() == 1
+
+
+def test_a_patch_that_fails_part_way_leaves_no_version_behind(
+    project: Project, hook: hookreload.Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Undone, the patch pins the failed version's namespace for frames that
+    # started its code meanwhile; the pin must end with them, not wait for
+    # a code that namespace itself holds.
+    # pytest keeps the log records of a test, and with them the tracebacks of
+    # the errors logged, whose frames hold the failed versions.
+    monkeypatch.setattr(logging.getLogger("hookreload"), "disabled", True)
+    project.write("lib.py", READ_ONLY_LIB)
+    mod = load(project, READ_ONLY_SOURCE.format(n=1, cell="pass", value="1"))
+    for n in range(2, 5):
+        project.write("mod.py", READ_ONLY_SOURCE.format(n=n, cell="y = 2", value="y"))
+        with pytest.raises(hookreload.ReloadError, match="while patching"):
+            hookreload.reload(mod)
+    # Twice: the first frees the failures' tracebacks, whose frames hold the
+    # namespaces they ran in without the collector seeing it.
+    gc.collect()
+    gc.collect()
+    made = sys.modules[project.name("lib")].Marker.made
+    assert [mark() is not None for mark in made] == [True, False, False, False]
+    assert mod.first() == 1
 
 
 def test_a_keyboard_interrupt_while_patching_undoes_and_propagates(

@@ -86,6 +86,14 @@ class FunctionState:
         """
         source = code_of or func
         self.code = source.__code__
+        if translate is not None and code_of is None:
+            # The old function runs a copy of the new code, not the new
+            # function's own: if the patch is undone, the pin that keeps the
+            # new namespace for frames started meanwhile (set_function_globals)
+            # waits for a code that only they and this state hold. Waiting
+            # for the new function's code would wait for ever, since the new
+            # namespace holds that function.
+            self.code = self.code.replace()
         self.globals = source.__globals__
         self.doc = func.__doc__
         self.type_params = func.__type_params__ if _HAS_TYPE_PARAMS else ()  # type: ignore[attr-defined]
