@@ -270,8 +270,8 @@ def test_a_patch_that_fails_part_way_leaves_no_version_behind(
         project.write("mod.py", READ_ONLY_SOURCE.format(n=n, cell="y = 2", value="y"))
         with pytest.raises(hookreload.ReloadError, match="while patching"):
             hookreload.reload(mod)
-    # Twice: the first frees the failures' tracebacks, whose frames hold the
-    # namespaces they ran in without the collector seeing it.
+    # Twice: the first collection frees the last failure's traceback, whose
+    # frames still reach that failed version; the second frees the version.
     gc.collect()
     gc.collect()
     made = sys.modules[project.name("lib")].Marker.made
@@ -492,8 +492,8 @@ def test_a_rolled_back_module_is_freed_once_dropped(project: Project) -> None:
     # function -> code, which the pin waits to die), after the module is gone.
     project.write("lib.py", "class Marker:\n    pass\n")
     with hookreload.install(include=[project.package], patch=True):
-        mod = load(project, MEMORY)
-        edit(project, mod, MEMORY + "\nX = 1\n")
+        mod = load(project, MEMORY.format(n=0))
+        edit(project, mod, MEMORY.format(n=1))
         hookreload.rollback(mod)
         first = weakref.ref(mod.MARK)
     del mod
