@@ -323,6 +323,33 @@ def test_edit_reloads_through_file_events(project: Project, events: Events) -> N
     assert set(events.threads) == {_watch.THREAD_NAME}
 
 
+def test_a_change_watchfiles_does_not_pass_on_still_reloads(
+    project: Project, events: Events, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The doorbell rang, and watchfiles, asked, had nothing (it runs late under load).
+
+    Here it never hands a change over at all: the watcher finds each by its
+    change time, instead of waiting for a later change to ring.
+    """
+    real = _watch_backend._watchfiles_watch()
+
+    def deaf(*args: object, **kwargs: object) -> Iterator[set[tuple[int, str]]]:
+        for _ in real(*args, **kwargs):
+            yield set()
+
+    monkeypatch.setattr(_watch_backend, "_watchfiles_watch", lambda: deaf)
+    hook = hookreload.install(include=[project.package], watch=True)
+    assert hook.watcher is not None and hook.watcher.backend.name == "events"
+    project.write("mod.py", "X = 1\n")
+    mod = project.load("mod")
+    # The first edit may come with the watch's first look; the second comes
+    # after it, through the doorbell only.
+    for n in (2, 3):
+        project.write("mod.py", f"X = {n}\n")
+        wait_reloaded(events, project.name("mod"), n)
+    assert mod.X == 3
+
+
 def test_install_with_watch_is_idempotent_and_checks_its_options(project: Project) -> None:
     hook = hookreload.install(include=[project.package], watch=True)
     assert hookreload.install(include=[project.package], watch=True) is hook

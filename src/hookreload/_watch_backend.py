@@ -248,30 +248,38 @@ class EventsBackend:
         )
         first = True
         next_tick = time.monotonic() + self.tick
+        asked_ns = time.time_ns()  # when watchfiles was last asked for changes
         try:
             while True:
-                if (
-                    not first
-                    and doorbell is not None
-                    and not self._rang(doorbell, signal, due, next_tick)
-                ):
-                    if signal.is_set():
-                        break
-                    # No change: a tick, for held paths and missing directories.
-                    now = time.monotonic()
-                    moved = False
-                    if now >= next_tick:
-                        next_tick = now + self.tick
-                        moved = any(os.path.isdir(d) for d in missing)
-                    yield Batch((), now)
-                    if moved:
-                        break
-                    continue
+                rang = False
+                if not first and doorbell is not None:
+                    if not self._rang(doorbell, signal, due, next_tick):
+                        if signal.is_set():
+                            break
+                        # No change: a tick, for held paths and missing directories.
+                        now = time.monotonic()
+                        moved = False
+                        if now >= next_tick:
+                            next_tick = now + self.tick
+                            moved = any(os.path.isdir(d) for d in missing)
+                        yield Batch((), now)
+                        if moved:
+                            break
+                        continue
+                    rang = True
+                asking_ns = time.time_ns()
                 changes = next(changes_iter, None)
                 if changes is None:  # watchfiles saw the signal set
                     break
                 now = time.monotonic()
                 paths = [path for _, path in changes]
+                if rang and not paths:
+                    # The doorbell heard a change that watchfiles has not passed
+                    # on (its thread runs late on a busy machine): find it by its
+                    # change time now, rather than when the next change rings.
+                    # Whatever watchfiles hands over later finds nothing new.
+                    paths = sources.touched_since(asked_ns - MARGIN_NS)
+                asked_ns = asking_ns
                 moved = any(change == _DELETED and path in watched for change, path in changes)
                 if first or changes:
                     # Modules imported since then: a changed file may be one of
