@@ -38,15 +38,17 @@ import os
 import sys
 import threading
 import time
+import types
 import weakref
 from contextvars import ContextVar
+from typing import cast
 
 from ._errors import ReloadError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable, Collection
+    from collections.abc import Awaitable, Callable, Collection, Generator, Iterator
     from contextvars import Token
     from types import TracebackType
 
@@ -289,10 +291,12 @@ class Hold:
         if _gate:
             _closed()
 
-    # Coroutines: on 3.12 and later, awaiting one costs less than awaiting a
-    # future that is done already (on 3.10 and 3.11 about the same), see
-    # benchmarks/cases.py, case ``hold``.
-    async def __aenter__(self) -> Hold:
+    # Plain methods that return an awaitable, not coroutines: with no swap
+    # waiting there is nothing to await, and awaiting the finished _DONE costs
+    # a fraction of making and running a coroutine (a quarter to a third of an
+    # empty ``async with`` on 3.10 and 3.11), see benchmarks/cases.py, case
+    # ``hold``. So ``async with hold() as h`` binds None, as asyncio.Lock does.
+    def __aenter__(self) -> Awaitable[None]:
         task = _task.get()
         owner = _task_of(_running_loop())
         # Ours, or copied from the context of the code that started us?
@@ -305,15 +309,15 @@ class Hold:
         task.depth = depth + 1
         task.holds.open += 1  # type: ignore[union-attr]  # a task's own record has them
         if _gate:
-            return await _aenter_closed(task, depth)
-        return self
+            return _aenter_closed(task, depth)
+        return _DONE
 
-    async def __aexit__(
+    def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> Awaitable[None]:
         task = _task.get()
         owner = _task_of(_running_loop())
         if (
@@ -327,12 +331,26 @@ class Hold:
             _aexit_elsewhere()
         if _gate:
             _closed()
+        return _DONE
 
     def __repr__(self) -> str:
         return "<hookreload.hold()>"
 
 
 _HOLD = Hold()
+
+
+@types.coroutine
+def _finished() -> Generator[None, None, None]:
+    return
+    yield  # pragma: no cover - a generator that returns at once
+
+
+# Awaiting a generator that has returned gives None at once: no frame to run,
+# nothing allocated, and it stays finished (so threads may share it). Run to
+# its end here, where no other thread can be running it.
+_DONE = _finished()
+next(cast("Iterator[None]", _DONE), None)
 
 
 def hold() -> Hold:
@@ -389,7 +407,7 @@ def _nested_here() -> bool:
     return _inside(_task.get()) or _loop_busy()
 
 
-async def _aenter_closed(task: _Task, depth: int) -> Hold:
+async def _aenter_closed(task: _Task, depth: int) -> None:
     """Await until the hold ``task`` counted may open (``depth``: the task's holds open before)."""
     import asyncio
 
@@ -400,7 +418,7 @@ async def _aenter_closed(task: _Task, depth: int) -> Hold:
             if not _gate or (
                 _gate == _DRAINING and (depth or _inside(task.outer) or _held.get(_get_ident()))
             ):
-                return _HOLD
+                return
             # Not open while it waits: the swap must not wait for it.
             task.depth = depth
             holds.open -= 1
