@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 
 import pytest
 
@@ -47,8 +47,27 @@ def gate_left_open() -> Iterator[None]:
     assert _hold._async_waiters == []
 
 
+@pytest.fixture(params=["records vouch for themselves", "holds ask the running loop"])
+def async_hold(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Async holds find their task's record both ways, whatever this Python uses.
+
+    3.10 and 3.11 let a record vouch for itself by its own loop and thread;
+    3.12 and later ask for the running loop.
+    """
+    vouched = request.param == "records vouch for themselves"
+    monkeypatch.setattr(
+        _hold.Hold, "__aenter__", _hold._aenter_vouched if vouched else _hold._aenter_asking
+    )
+    monkeypatch.setattr(
+        _hold.Hold, "__aexit__", _hold._aexit_vouched if vouched else _hold._aexit_asking
+    )
+    return str(request.param)
+
+
 @pytest.fixture(params=["asyncio's dict", "asyncio.current_task()"])
-def task_lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def task_lookup(
+    async_hold: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """Async holds find the running task both ways: as on CPython 3.10-3.13, and as on 3.14.
 
     3.14's C tasks keep the running task in the thread state, and its C
@@ -547,6 +566,40 @@ def test_an_async_hold_works_outside_an_asyncio_loop(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.usefixtures("task_lookup")
+def test_another_thread_never_counts_its_holds_in_the_record_of_a_running_task() -> None:
+    """A task's record, in a context copied to a thread while the task runs on.
+
+    The task's loop does run the task at that moment, but on another thread:
+    the record must not count the thread's holds (only its own thread writes
+    its counts).
+    """
+    seen: dict[str, object] = {}
+
+    async def work() -> None:
+        async with hookreload.hold():
+            seen["record"] = _hold._task.get()
+            seen["open here"] = _hold._async_held[threading.get_ident()].open
+
+    def drive(coro: Coroutine[None, None, None]) -> None:
+        with pytest.raises(StopIteration):
+            coro.send(None)
+
+    async def request() -> None:
+        async with hookreload.hold():
+            mine = _hold._task.get()
+            context = contextvars.copy_context()
+            # Still this task's step: the loop names it as running meanwhile.
+            worker = Worker(lambda: context.run(drive, work()))
+            worker.join()
+            assert seen["record"] is not mine and seen["open here"] == 1
+            assert mine.depth == 1  # type: ignore[union-attr]
+            assert _hold._async_held[threading.get_ident()].open == 1
+        assert _hold._open_holds() == 0
+
+    asyncio.run(request())
+
+
+@pytest.mark.usefixtures("task_lookup")
 def test_code_without_a_task_never_takes_the_record_of_a_task_that_ended() -> None:
     """A context copied from a task outlives it: its record is not anyone else's."""
 
@@ -610,6 +663,40 @@ def test_a_forked_child_forgets_the_holds_of_threads_it_does_not_have() -> None:
     assert os.WEXITSTATUS(status) == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+@pytest.mark.usefixtures("task_lookup")
+def test_the_tasks_of_a_forked_child_never_take_the_record_of_the_task_that_forked() -> None:
+    """The child's copy of asyncio's running tasks still names the forking task.
+
+    Its record, in every context the child copies from it, would otherwise
+    pass for the record of whatever task runs there: every task in the child
+    would share it, and count as nested in each other's holds.
+    """
+
+    async def in_the_child() -> bool:
+        async with hookreload.hold():
+            record = _hold._task.get()
+            return record is not None and record.owner() is asyncio.current_task()
+
+    async def main() -> int:
+        async with hookreload.hold():
+            pass  # this task's record, in the context the child goes on in
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports by its exit code
+            code = 1
+            try:
+                code = 2 if asyncio.run(in_the_child()) else 3
+            except BaseException:
+                pass
+            finally:
+                os._exit(code)
+        return os.waitpid(pid, 0)[1]
+
+    assert os.WEXITSTATUS(asyncio.run(main())) == 2
+
+
 def test_the_fork_handler_keeps_only_the_forking_threads_holds() -> None:
     """What a forked child runs (measured here: a child's coverage is not saved)."""
     me = threading.get_ident()
@@ -625,6 +712,10 @@ def test_the_fork_handler_keeps_only_the_forking_threads_holds() -> None:
     gone.open = 2
     _hold._forked()
     assert -999 not in _hold._async_held and gone.open == 0
+    mark = _hold.inside()  # a lease's work, marked before the fork
+    _hold._forked()
+    assert _hold._task.get() is None  # the child starts with no records
+    _hold.outside(mark)  # the parent's mark is not the child's to reset
     with swapping(["m"]):
         pass
 

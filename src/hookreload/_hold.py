@@ -96,16 +96,19 @@ class _Task:
     it starts, the worker threads it hands work to) see it too: ``outer``
     chains a task's record to the one it found in its context when made, so
     their holds know whether the code that started them is inside a hold
-    now.
+    now. ``loop`` and ``thread`` let a hold tell its own task's record from
+    a copied one without asking which loop runs (see ``_aenter_vouched``).
     """
 
-    __slots__ = ("depth", "holds", "outer", "owner")
+    __slots__ = ("depth", "holds", "loop", "outer", "owner", "thread")
 
     # Set by _record(): a Python __init__ would cost a frame per request.
     owner: Callable[[], object]  # -> the asyncio task, None without one, _MARK for inside()
     holds: _Holds | None  # where the owner's holds count (None: inside()'s mark)
     outer: _Task | None
     depth: int  # the owner's open async holds
+    loop: asyncio.AbstractEventLoop | None  # the owner's (None without a task)
+    thread: int  # the thread that made the record (0: inside()'s mark)
 
 
 def _no_task() -> None:
@@ -116,12 +119,20 @@ def _marked() -> object:
     return _MARK
 
 
-def _record(owner: Callable[[], object], holds: _Holds | None, outer: _Task | None) -> _Task:
+def _record(
+    owner: Callable[[], object],
+    holds: _Holds | None,
+    outer: _Task | None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    thread: int = 0,
+) -> _Task:
     task = _new_record(_Task)
     task.owner = owner
     task.holds = holds
     task.outer = outer
     task.depth = 0
+    task.loop = loop
+    task.thread = thread
     return task
 
 
@@ -193,7 +204,26 @@ _running_loop: Callable[[], asyncio.AbstractEventLoop | None] = _first_running_l
 _task_of: Callable[[asyncio.AbstractEventLoop | None], object] = _first_task_of
 
 
-def _task_here(owner: object, outer: _Task | None) -> _Task:
+def _mine(task: _Task | None) -> _Task:
+    """The record of the running task, made and set in its context if ``task`` is not it.
+
+    Asks the running loop: where ``task`` cannot vouch for itself by its own
+    loop and thread (see ``_aenter_vouched``), and for a task's first hold.
+    """
+    loop = _running_loop()
+    owner = _task_of(loop)
+    if task is None or not _owned(task, owner):
+        task = _task_here(owner, task, loop)
+    return task
+
+
+def _owned(task: _Task, owner: object) -> bool:
+    """Whether ``task`` is the record of ``owner``, the running task (None: code without one)."""
+    # Without a task, a dead task's reference answers None too.
+    return task.owner() is owner if owner is not None else task.owner is _no_task
+
+
+def _task_here(owner: object, outer: _Task | None, loop: asyncio.AbstractEventLoop | None) -> _Task:
     """A new record for the running task, set in its context (its first async hold)."""
     me = _get_ident()
     holds = _async_held.get(me)
@@ -208,7 +238,7 @@ def _task_here(owner: object, outer: _Task | None) -> _Task:
             ref = _weak(owner)
         except TypeError:  # a task type without weak references: a cycle, then
             ref = lambda: owner  # noqa: E731
-    task = _record(ref, holds, outer)
+    task = _record(ref, holds, outer, loop, me)
     _task.set(task)
     return task
 
@@ -260,6 +290,108 @@ def _release(me: int, count: int) -> None:
         del _held[me]
 
 
+# ``async with hold()``: plain functions that return an awaitable, not
+# coroutines. With no swap waiting there is nothing to await, and awaiting the
+# finished _DONE costs a fraction of making and running a coroutine (a quarter
+# to a third of an empty ``async with`` on 3.10 and 3.11), see
+# benchmarks/cases.py, case ``hold``. So ``async with hold() as h`` binds
+# None, as asyncio.Lock does.
+#
+# Two pairs, for the hot path: they differ only in how they find the running
+# task's record, and inline the rest. Asking for the running loop makes a
+# getpid() system call on 3.10 and 3.11 (gone in 3.12, python/cpython#100363).
+# There, the record's own loop and thread vouch for it when that loop runs
+# its owner now and this is the thread that made it: that loop then runs
+# here, its running task is the code running here, and only this thread
+# writes the counts. Elsewhere that check costs more than it saves.
+_RUNNING_LOOP_COSTS = sys.version_info < (3, 12)
+
+
+def _aenter_asking(self: object) -> Awaitable[None]:
+    task = _task.get()
+    loop = _running_loop()
+    owner = _task_of(loop)
+    # Ours, or copied from the context of the code that started us?
+    # (Without a task, a dead task's reference answers None too.)
+    if task is None or (
+        task.owner() is not owner if owner is not None else task.owner is not _no_task
+    ):
+        task = _task_here(owner, task, loop)
+    depth = task.depth
+    task.depth = depth + 1
+    task.holds.open += 1  # type: ignore[union-attr]  # a task's own record has them
+    if _gate:
+        return _aenter_closed(task, depth)
+    return _DONE
+
+
+def _aexit_asking(
+    self: object,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
+) -> Awaitable[None]:
+    task = _task.get()
+    owner = _task_of(_running_loop())
+    if (
+        task is not None
+        and task.depth
+        and (task.owner() is owner if owner is not None else task.owner is _no_task)
+    ):
+        task.depth -= 1
+        task.holds.open -= 1  # type: ignore[union-attr]
+    else:
+        _aexit_elsewhere()
+    if _gate:
+        _closed()
+    return _DONE
+
+
+def _aenter_vouched(self: object) -> Awaitable[None]:
+    task = _task.get()
+    if (
+        task is None
+        or task.thread != _get_ident()
+        or (owner := _task_of(task.loop)) is None
+        or task.owner() is not owner
+    ):
+        task = _mine(task)
+    depth = task.depth
+    task.depth = depth + 1
+    task.holds.open += 1  # type: ignore[union-attr]
+    if _gate:
+        return _aenter_closed(task, depth)
+    return _DONE
+
+
+def _aexit_vouched(
+    self: object,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
+) -> Awaitable[None]:
+    task = _task.get()
+    if (
+        task is not None
+        and task.depth
+        and (
+            (
+                task.thread == _get_ident()
+                and (owner := _task_of(task.loop)) is not None
+                and task.owner() is owner
+            )
+            or _owned(task, _task_of(_running_loop()))
+        )
+    ):
+        task.depth -= 1
+        task.holds.open -= 1  # type: ignore[union-attr]
+    else:
+        _aexit_elsewhere()
+    if _gate:
+        _closed()
+    return _DONE
+
+
 class Hold:
     """``with`` / ``async with``: no proxied module switches versions until it closes.
 
@@ -291,47 +423,14 @@ class Hold:
         if _gate:
             _closed()
 
-    # Plain methods that return an awaitable, not coroutines: with no swap
-    # waiting there is nothing to await, and awaiting the finished _DONE costs
-    # a fraction of making and running a coroutine (a quarter to a third of an
-    # empty ``async with`` on 3.10 and 3.11), see benchmarks/cases.py, case
-    # ``hold``. So ``async with hold() as h`` binds None, as asyncio.Lock does.
-    def __aenter__(self) -> Awaitable[None]:
-        task = _task.get()
-        owner = _task_of(_running_loop())
-        # Ours, or copied from the context of the code that started us?
-        # (Without a task, a dead task's reference answers None too.)
-        if task is None or (
-            task.owner() is not owner if owner is not None else task.owner is not _no_task
-        ):
-            task = _task_here(owner, task)
-        depth = task.depth
-        task.depth = depth + 1
-        task.holds.open += 1  # type: ignore[union-attr]  # a task's own record has them
-        if _gate:
-            return _aenter_closed(task, depth)
-        return _DONE
-
-    def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Awaitable[None]:
-        task = _task.get()
-        owner = _task_of(_running_loop())
-        if (
-            task is not None
-            and task.depth
-            and (task.owner() is owner if owner is not None else task.owner is _no_task)
-        ):
-            task.depth -= 1
-            task.holds.open -= 1  # type: ignore[union-attr]
-        else:
-            _aexit_elsewhere()
-        if _gate:
-            _closed()
-        return _DONE
+    # How an async hold finds its task's record depends on the Python: see
+    # the two pairs of functions above.
+    if _RUNNING_LOOP_COSTS:
+        __aenter__ = _aenter_vouched
+        __aexit__ = _aexit_vouched
+    else:
+        __aenter__ = _aenter_asking
+        __aexit__ = _aexit_asking
 
     def __repr__(self) -> str:
         return "<hookreload.hold()>"
@@ -494,7 +593,8 @@ def inside() -> Token[_Task | None]:
 
 
 def outside(token: Token[_Task | None]) -> None:
-    _task.reset(token)
+    if token.var is _task:  # else marked before a fork, in the parent: see _forked()
+        _task.reset(token)
 
 
 class Swap:
@@ -614,7 +714,12 @@ def _forked() -> None:
     thread that is gone: they are made anew, unless the forking thread is
     swapping (then its swap ends normally).
     """
-    global _lock, _drained, _reopened, _writers, _gate, _writer
+    global _lock, _drained, _reopened, _writers, _gate, _writer, _task
+    # The parent's task records stay in the contexts the child copied, and
+    # asyncio's table of running tasks names the tasks that were running at
+    # the fork, which do not run here: a record would vouch for any task that
+    # copied it (_aenter_vouched). The child starts with no records.
+    _task = ContextVar("hookreload_hold_task", default=None)
     me = _get_ident()
     mine = _held.get(me, 0)
     _held.clear()
