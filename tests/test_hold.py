@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import gc
+import multiprocessing.util  # in sys.modules for good: the fork handler looks there
 import os
 import sys
 import threading
@@ -697,8 +698,37 @@ def test_the_tasks_of_a_forked_child_never_take_the_record_of_the_task_that_fork
     assert os.WEXITSTATUS(asyncio.run(main())) == 2
 
 
-def test_the_fork_handler_keeps_only_the_forking_threads_holds() -> None:
+def _no_hold_open_here() -> None:  # pragma: no cover - runs in a child process
+    _hold._timeout = lambda: 1.0  # type: ignore[assignment]  # its own process: no restoring
+    with swapping(["m"]):  # would wait for the parent's holds, and time out
+        sys.exit(0 if _hold._open_holds() == 0 else 3)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+@pytest.mark.usefixtures("task_lookup")
+def test_a_multiprocessing_child_forked_inside_holds_is_not_inside_them() -> None:
+    """It never comes back into the parent's holds: its reloads must not wait for them."""
+    context = multiprocessing.get_context("fork")
+
+    async def main() -> int | None:
+        async with hookreload.hold():
+            with hookreload.hold(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
+                child = context.Process(target=_no_hold_open_here)
+                child.start()
+                child.join(TIMEOUT)
+        return child.exitcode
+
+    assert asyncio.run(main()) == 0
+
+
+def test_the_fork_handler_keeps_only_the_forking_threads_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """What a forked child runs (measured here: a child's coverage is not saved)."""
+    monkeypatch.setattr(_hold, "_task", _hold._task)  # the handler makes a new one
+    registry = multiprocessing.util._afterfork_registry  # type: ignore[attr-defined]
+    monkeypatch.setattr(multiprocessing.util, "_afterfork_registry", type(registry)())
     me = threading.get_ident()
     lock = _hold._lock
     with hookreload.hold():
@@ -718,6 +748,15 @@ def test_the_fork_handler_keeps_only_the_forking_threads_holds() -> None:
     _hold.outside(mark)  # the parent's mark is not the child's to reset
     with swapping(["m"]):
         pass
+    # What a multiprocessing child runs next (the forking thread's holds are not its own).
+    hooks = multiprocessing.util._afterfork_registry  # type: ignore[attr-defined]
+    assert [func for _, _, func in hooks] == [_hold._forget_holds] * 4
+    _hold._held[me] = 1
+    left = _hold._async_held[-998] = _hold._Holds()
+    left.open = 1
+    _hold._forget_holds(None)
+    del _hold._async_held[-998]
+    assert _hold._held == {} and left.open == 0
 
 
 def test_check_may_swap_refuses_early_what_a_swap_would() -> None:

@@ -728,6 +728,13 @@ def _forked() -> None:
     for ident in [ident for ident in _async_held if ident != me]:
         _async_held.pop(ident).open = 0  # tasks of a loop the child does not run
     del _async_waiters[:]
+    # A child of os.fork() may go on inside the forking thread's holds; one of
+    # multiprocessing's (fork start method) runs its target and exits, never
+    # back in them: they would keep every reload of the child waiting. Its
+    # start (always with multiprocessing.util loaded) runs these hooks.
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.register_after_fork(_HOLDS, _forget_holds)
     if _writer == me:  # pragma: no cover - fork() called by code that runs inside a swap
         return
     _lock = threading.Lock()
@@ -736,6 +743,20 @@ def _forked() -> None:
     _writers = threading.Lock()
     _gate = _OPEN
     _writer = None
+
+
+class _Anchor:
+    """multiprocessing keeps a fork hook as long as an object it names lives: this one does."""
+
+
+_HOLDS = _Anchor()
+
+
+def _forget_holds(_: object) -> None:
+    """In a multiprocessing child: close the holds the forking thread had open."""
+    _held.clear()
+    for holds in _async_held.values():
+        holds.open = 0
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
