@@ -463,7 +463,7 @@ def hold() -> Hold:
     fails with :class:`HoldTimeout`, nothing changes, and it is tried again.
 
     Holds nest freely and cost about half a microsecond when no reload
-    waits (``async with``: about 0.8, a task's first about 2). They work in
+    waits (``async with``: 0.5-0.8, a task's first about 2). They work in
     threads and in asyncio tasks (``async with`` awaits a pending switch
     instead of blocking the event loop). A reload from inside a hold fails
     at once with :class:`ReloadError` (it would wait for itself); reload
