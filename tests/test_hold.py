@@ -363,6 +363,13 @@ def test_async_holds_read_the_running_task_where_asyncio_keeps_it(
     assert lookup(None) is None
 
 
+def test_async_holds_ask_for_the_running_loop_only_where_that_is_cheap() -> None:
+    """3.10 and 3.11 make a getpid() system call to find it (benchmarks/cases.py, ``hold``)."""
+    vouched = sys.version_info < (3, 12)
+    assert (_hold.Hold.__aenter__ is _hold._aenter_vouched) is vouched
+    assert (_hold.Hold.__aexit__ is _hold._aexit_vouched) is vouched
+
+
 @pytest.mark.usefixtures("task_lookup")
 def test_async_holds_nest_and_close() -> None:
     async def main() -> None:

@@ -425,12 +425,8 @@ class Hold:
 
     # How an async hold finds its task's record depends on the Python: see
     # the two pairs of functions above.
-    if _RUNNING_LOOP_COSTS:
-        __aenter__ = _aenter_vouched
-        __aexit__ = _aexit_vouched
-    else:
-        __aenter__ = _aenter_asking
-        __aexit__ = _aexit_asking
+    __aenter__ = _aenter_vouched if _RUNNING_LOOP_COSTS else _aenter_asking
+    __aexit__ = _aexit_vouched if _RUNNING_LOOP_COSTS else _aexit_asking
 
     def __repr__(self) -> str:
         return "<hookreload.hold()>"
