@@ -7,10 +7,12 @@ import importlib.abc
 import importlib.machinery
 import itertools
 import os
+import signal
 import sys
 import textwrap
 import types
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,23 @@ def events() -> Iterator[list[hookreload.ReloadEvent]]:
         yield seen
     finally:
         stop()
+
+
+def exit_code_of_a_fork(child: Callable[[], int]) -> int:
+    """Fork; the child runs ``child`` and exits with what it returns (1 if it raises).
+
+    Returns the child's exit code (-1 if a signal ended it, as the 10 s alarm
+    does a child that hangs). The child's coverage is not saved.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports by its exit code
+        code = 1
+        try:
+            signal.alarm(10)  # a hang ends the child, not the test run
+            code = child()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1

@@ -23,6 +23,7 @@ import pytest
 import hookreload
 from hookreload import _hold
 from hookreload._hold import HoldTimeout, swapping
+from tests.conftest import exit_code_of_a_fork
 
 TIMEOUT = 10.0  # seconds, per wait; a healthy test takes far less
 
@@ -651,24 +652,16 @@ def test_a_task_type_without_weak_references_still_holds(monkeypatch: pytest.Mon
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 def test_a_forked_child_forgets_the_holds_of_threads_it_does_not_have() -> None:
-    with held_in_a_thread():
-        with hookreload.hold(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child reports by its exit code
-                code = 1
-                try:
-                    me = threading.get_ident()
-                    if _hold._held == {me: 1}:  # this thread's hold only
-                        hookreload.hold().__exit__(None, None, None)
-                        with swapping(["m"]):  # nothing left to wait for
-                            code = 2
-                except BaseException:
-                    pass
-                finally:
-                    os._exit(code)
-        _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == 2
+
+    def in_the_child() -> int:  # pragma: no cover - runs in the child
+        if _hold._held != {threading.get_ident(): 1}:  # this thread's hold only
+            return 3
+        hookreload.hold().__exit__(None, None, None)
+        with swapping(["m"]):  # nothing left to wait for
+            return 2
+
+    with held_in_a_thread(), hookreload.hold():
+        assert exit_code_of_a_fork(in_the_child) == 2
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
@@ -681,28 +674,20 @@ def test_the_tasks_of_a_forked_child_never_take_the_record_of_the_task_that_fork
     would share it, and count as nested in each other's holds.
     """
 
-    async def in_the_child() -> bool:
+    async def hold_there() -> bool:
         async with hookreload.hold():
             record = _hold._task.get()
             return record is not None and record.owner() is asyncio.current_task()
 
+    def in_the_child() -> int:  # pragma: no cover - runs in the child
+        return 2 if asyncio.run(hold_there()) else 3
+
     async def main() -> int:
         async with hookreload.hold():
             pass  # this task's record, in the context the child goes on in
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports by its exit code
-            code = 1
-            try:
-                code = 2 if asyncio.run(in_the_child()) else 3
-            except BaseException:
-                pass
-            finally:
-                os._exit(code)
-        return os.waitpid(pid, 0)[1]
+        return exit_code_of_a_fork(in_the_child)
 
-    assert os.WEXITSTATUS(asyncio.run(main())) == 2
+    assert asyncio.run(main()) == 2
 
 
 def _no_hold_open_here() -> None:  # pragma: no cover - runs in a child process

@@ -14,11 +14,9 @@ import importlib.abc
 import importlib.machinery
 import os
 import pickle
-import signal
 import sys
 import threading
 import types
-import warnings
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +26,7 @@ import pytest
 import hookreload
 from hookreload import _versions
 from hookreload._digest import digest, read_file, read_file_opened, signature_of
-from tests.conftest import LoaderFinder, Project
+from tests.conftest import LoaderFinder, Project, exit_code_of_a_fork
 
 
 def test_a_record_dies_with_its_proxy_though_the_namespace_lives(
@@ -327,21 +325,14 @@ def test_a_forked_child_reloads_a_module_another_thread_was_reloading(
     mod = project.load("mod")
     record = _versions.record_of(mod)
     assert record is not None
+
+    def in_the_child() -> int:  # pragma: no cover - runs in the child
+        hookreload.reload(mod)
+        return 2 if mod.X == 2 else 3
+
     with held_by_another_thread(record.lock):
         project.write("mod.py", "X = 2\n")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports by its exit code
-            code = 1
-            try:
-                signal.alarm(10)  # a hang ends the child, not the test run
-                hookreload.reload(mod)
-                code = 2 if mod.X == 2 else 3
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 2
+        assert exit_code_of_a_fork(in_the_child) == 2
 
 
 @pytest.mark.parametrize("size", [0, 10, 65_536, 200_000])
