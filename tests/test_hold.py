@@ -414,7 +414,7 @@ def test_an_async_hold_awaits_a_pending_swap_without_blocking_the_loop(parent_he
                 events.append("A closes")
 
         async def c() -> None:
-            async with hookreload.hold() as h:  # opened after the swap, as the fast path
+            async with hookreload.hold() as h:  # it waited: it binds what the fast path does
                 events.append(f"C open, as {h}")
 
         task_a = asyncio.create_task(a())
