@@ -730,7 +730,7 @@ def _forked() -> None:
     # start (always with multiprocessing.util loaded) runs these hooks.
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
-        util.register_after_fork(_HOLDS, _forget_holds)
+        util.register_after_fork(_ANCHOR, _forget_holds)
     if _writer == me:  # pragma: no cover - fork() called by code that runs inside a swap
         return
     _lock = threading.Lock()
@@ -745,7 +745,7 @@ class _Anchor:
     """multiprocessing keeps a fork hook as long as an object it names lives: this one does."""
 
 
-_HOLDS = _Anchor()
+_ANCHOR = _Anchor()
 
 
 def _forget_holds(_: object) -> None:
